@@ -1,0 +1,1 @@
+export { KeyIndex, hashKey, formatKeyHash, presentedKey, mayUse, type Consumer } from './consumer-keys.ts';

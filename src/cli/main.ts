@@ -1,0 +1,37 @@
+// `aoai-gateway <command>`: the CLI of DESIGN.md §6.
+import { check } from './check.ts';
+import { demo } from './demo.ts';
+import { serve } from './serve.ts';
+import { simulate } from './simulate.ts';
+
+type Command = (args: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, { run: Command; summary: string }> = {
+  serve: { run: serve, summary: 'serve    [--config FILE]        run the gateway' },
+  check: { run: check, summary: 'check    [--config FILE]        validate the config; print the routing plan' },
+  simulate: { run: simulate, summary: 'simulate [--config FILE]        Azure OpenAI simulator (TPM/RPM, 429s, latency, faults)' },
+  demo: { run: demo, summary: 'demo     [--port N]             simulator + gateway, no Azure account needed' },
+};
+
+export function usage(): string {
+  return ['usage: aoai-gateway <command> [options]', '', ...Object.values(COMMANDS).map((c) => `  ${c.summary}`), ''].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(usage());
+    return name === undefined ? 1 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`aoai-gateway: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    return await command.run(args);
+  } catch (err) {
+    process.stderr.write(`aoai-gateway ${name}: ${(err as Error).message}\n`);
+    return 1;
+  }
+}

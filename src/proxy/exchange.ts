@@ -1,0 +1,95 @@
+// Per-request state: who asked, for what, and how it ended. Each upstream try
+// is an Attempt of its own (attempt.ts); a retry makes a new one and never
+// changes what the client asked for.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Consumer } from '../auth/consumer-keys.ts';
+import type { DeploymentPool, Target } from '../routing/target.ts';
+import { requestId, traceContext, type TraceContext } from '../telemetry/trace-context.ts';
+import type { Usage } from '../usage/usage.ts';
+import type { JsonFields } from './json-fields.ts';
+import type { Route } from './routes.ts';
+
+export class ClientGoneError extends Error {
+  readonly code = 'CLIENT_GONE';
+  constructor() {
+    super('the client closed the connection');
+  }
+}
+
+export class TotalTimeoutError extends Error {
+  readonly code = 'TOTAL_TIMEOUT';
+  constructor(ms: number) {
+    super(`the request took longer than ${ms} ms in all`);
+  }
+}
+
+export class Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly started = performance.now();
+  readonly requestId: string;
+  readonly trace: TraceContext;
+
+  route: Route | undefined;
+  consumer: Consumer | undefined;
+  deployment: DeploymentPool | undefined;
+  body: Buffer = EMPTY;
+  /** the top-level fields of a JSON body */
+  json: JsonFields | undefined;
+  /** the multipart boundary of a form body */
+  boundary: string | undefined;
+  /** whether the client asked for a stream */
+  stream = false;
+  /** the body's `user` field */
+  user: string | undefined;
+
+  attempts = 0;
+  /** the target that produced the response the client got */
+  target: Target | undefined;
+  status = 0;
+  ttfbMs: number | undefined;
+  usage: Usage | undefined;
+  model: string | undefined;
+  /** a short code for what went wrong, for the log */
+  error: string | undefined;
+  /** set once the client is gone or the total time ran out: attempts stop */
+  abortReason: Error | undefined;
+  #onAbort: ((reason: Error) => void) | undefined;
+
+  constructor(req: IncomingMessage, res: ServerResponse) {
+    this.req = req;
+    this.res = res;
+    const rid = req.headers['x-request-id'];
+    this.requestId = requestId(typeof rid === 'string' ? rid : undefined);
+    const tp = req.headers.traceparent;
+    this.trace = traceContext(typeof tp === 'string' ? tp : undefined);
+  }
+
+  /** The gateway's own response headers, on every answer. */
+  gatewayHeaders(): Record<string, string> {
+    const h: Record<string, string> = {
+      'x-request-id': this.requestId,
+      traceparent: this.trace.traceparent,
+      'x-gateway-attempts': String(this.attempts),
+    };
+    if (this.target) {
+      h['x-gateway-endpoint'] = this.target.endpoint.name;
+      h['x-gateway-deployment'] = this.target.upstreamName;
+    }
+    return h;
+  }
+
+  /** Registers what to do when the exchange is aborted (the running attempt's abort). */
+  onAbort(fn: ((reason: Error) => void) | undefined): void {
+    this.#onAbort = fn;
+  }
+
+  abort(reason: Error): void {
+    if (this.abortReason) return;
+    this.abortReason = reason;
+    this.#onAbort?.(reason);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);

@@ -1,0 +1,2 @@
+export type { Target, DeploymentPool } from './target.ts';
+export { pickPriority } from './priority.ts';

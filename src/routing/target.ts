@@ -1,0 +1,22 @@
+import type { Endpoint } from '../upstream/endpoint.ts';
+import type { STRATEGIES } from '../config/schema.ts';
+
+/** One upstream deployment a gateway deployment can send to. */
+export interface Target {
+  /** `endpoint/deployment`, unique in the config */
+  readonly id: string;
+  readonly endpoint: Endpoint;
+  /** the deployment's name on its endpoint */
+  readonly upstreamName: string;
+  readonly priority: number;
+  readonly weight: number;
+  readonly tpm: number | undefined;
+  readonly rpm: number | undefined;
+}
+
+/** A deployment as clients name it: a pool of targets. */
+export interface DeploymentPool {
+  readonly name: string;
+  readonly strategy: (typeof STRATEGIES)[number];
+  readonly targets: readonly Target[];
+}

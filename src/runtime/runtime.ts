@@ -1,0 +1,46 @@
+// The compiled, immutable form of a config that the request path reads.
+// Built once per (re)load; nothing on the hot path looks at the raw config.
+import { KeyIndex } from '../auth/consumer-keys.ts';
+import type { Config } from '../config/schema.ts';
+import type { DeploymentPool, Target } from '../routing/target.ts';
+import { Endpoint } from '../upstream/endpoint.ts';
+
+export interface Runtime {
+  readonly config: Config;
+  readonly endpoints: ReadonlyMap<string, Endpoint>;
+  readonly deployments: ReadonlyMap<string, DeploymentPool>;
+  readonly keys: KeyIndex;
+  close(): Promise<void>;
+}
+
+export function compileRuntime(config: Config): Runtime {
+  const endpoints = new Map<string, Endpoint>();
+  for (const [name, cfg] of Object.entries(config.endpoints)) {
+    endpoints.set(name, new Endpoint(name, cfg, config.resilience.timeouts));
+  }
+  const deployments = new Map<string, DeploymentPool>();
+  for (const [name, dep] of Object.entries(config.deployments)) {
+    const targets: Target[] = dep.targets.map((t) => {
+      const upstreamName = t.deployment ?? name;
+      return {
+        id: `${t.endpoint}/${upstreamName}`,
+        endpoint: endpoints.get(t.endpoint) as Endpoint,
+        upstreamName,
+        priority: t.priority,
+        weight: t.weight,
+        tpm: t.tpm,
+        rpm: t.rpm,
+      };
+    });
+    deployments.set(name, { name, strategy: dep.strategy, targets });
+  }
+  return {
+    config,
+    endpoints,
+    deployments,
+    keys: new KeyIndex(config.consumers),
+    async close() {
+      await Promise.all([...endpoints.values()].map((e) => e.close()));
+    },
+  };
+}

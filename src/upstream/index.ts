@@ -1,0 +1,2 @@
+export { Endpoint } from './endpoint.ts';
+export type { UpstreamCredential } from './credentials.ts';
