@@ -34,6 +34,21 @@ describe('body size', () => {
     res.resume();
   });
 
+  test('a client that sends its request too slowly is cut off after requestTimeoutMs', async () => {
+    const h2 = await startSingle({}, (raw) => (raw.listen.requestTimeoutMs = 1000));
+    try {
+      const sock = connect(h2.gw.port, '127.0.0.1');
+      await once(sock, 'connect');
+      sock.write(`POST ${CHAT} HTTP/1.1\r\nhost: x\r\napi-key: ${KEY_A}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"mess`);
+      let answer = '';
+      sock.on('data', (c: Buffer) => (answer += c.toString()));
+      await once(sock, 'close');
+      assert.match(answer, /^HTTP\/1\.1 408/);
+    } finally {
+      await h2.close();
+    }
+  });
+
   test('a body within the limit passes', async () => {
     assert.equal((await send(h.url, CHAT, { headers: json(KEY_A), body: chatBody({ pad: 'x'.repeat(3000) }) })).status, 200);
   });

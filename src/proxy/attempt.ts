@@ -65,7 +65,6 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   readonly #target: Target;
   readonly #opts: AttemptOptions;
   readonly #resolve: (o: AttemptOutcome) => void;
-  readonly #started = performance.now();
   #controller: Dispatcher.DispatchController | undefined;
   #pendingAbort: Error | undefined;
   #held: { status: number; headers: IncomingHttpHeaders } | undefined;
@@ -175,11 +174,6 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     this.#settled = true;
     this.#ex.onAbort(undefined);
     this.#resolve(outcome);
-  }
-
-  /** time this attempt took so far, ms */
-  get elapsedMs(): number {
-    return performance.now() - this.#started;
   }
 }
 

@@ -17,7 +17,7 @@ export async function forward(ex: Exchange, runtime: Runtime): Promise<void> {
 
   ex.attempts++;
   const body = upstreamBody(ex, target);
-  const headers = upstreamHeaders(ex.req.headers, ex, body.length);
+  const headers = upstreamHeaders(ex, body.length);
   await applyCredential(ex, target, headers);
   const outcome = await runAttempt(
     ex,

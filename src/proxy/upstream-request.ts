@@ -1,7 +1,6 @@
 // What is sent to a target: the client's request with only what routing
 // needs changed — the deployment (path segment or body `model`), the
 // credentials, hop-by-hop headers — and every other byte as it came.
-import type { IncomingHttpHeaders } from 'node:http';
 import type { Target } from '../routing/target.ts';
 import type { Exchange } from './exchange.ts';
 import { setField } from './json-fields.ts';
@@ -60,7 +59,8 @@ export function upstreamBody(ex: Exchange, target: Target): Buffer {
   return ex.body;
 }
 
-export function upstreamHeaders(incoming: IncomingHttpHeaders, ex: Exchange, bodyLength: number): Record<string, string | string[]> {
+export function upstreamHeaders(ex: Exchange, bodyLength: number): Record<string, string | string[]> {
+  const incoming = ex.req.headers;
   const out: Record<string, string | string[]> = {};
   const connection = incoming.connection;
   const named = connection && connection !== 'keep-alive' && connection !== 'close' ? connectionTokens(connection) : undefined;

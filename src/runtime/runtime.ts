@@ -10,7 +10,8 @@ export interface Runtime {
   readonly endpoints: ReadonlyMap<string, Endpoint>;
   readonly deployments: ReadonlyMap<string, DeploymentPool>;
   readonly keys: KeyIndex;
-  close(): Promise<void>;
+  /** Closes the upstream pools; `force` aborts requests still running. */
+  close(force?: boolean): Promise<void>;
 }
 
 export function compileRuntime(config: Config): Runtime {
@@ -39,8 +40,8 @@ export function compileRuntime(config: Config): Runtime {
     endpoints,
     deployments,
     keys: new KeyIndex(config.consumers),
-    async close() {
-      await Promise.all([...endpoints.values()].map((e) => e.close()));
+    async close(force = false) {
+      await Promise.all([...endpoints.values()].map((e) => (force ? e.destroy() : e.close())));
     },
   };
 }

@@ -45,6 +45,8 @@ export class Gateway {
         headersTimeout: Math.min(60_000, config.listen.requestTimeoutMs),
         keepAliveTimeout: 5_000,
         maxHeaderSize: 32 * 1024,
+        // how often request/header timeouts are checked (Node's default is 30 s)
+        connectionsCheckingInterval: Math.min(1_000, config.listen.requestTimeoutMs),
       },
       (req, res) => {
         if (this.#draining) res.setHeader('connection', 'close');
@@ -106,7 +108,7 @@ export class Gateway {
       if (this.#inFlight > 0) this.#logger?.warn({ inFlight: this.#inFlight }, 'shutdown grace over: closing open requests');
       this.server.closeAllConnections();
       await stopped;
-      await Promise.all([...this.#runtime.endpoints.values()].map((e) => (this.#inFlight > 0 ? e.destroy() : e.close())));
+      await this.#runtime.close(this.#inFlight > 0);
       this.#logger?.flush();
     })();
     return this.#closed;
