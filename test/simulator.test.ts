@@ -205,8 +205,18 @@ describe('faults', () => {
     assert.equal(bad.status, 400);
   });
 
-  test('a connection reset after N chunks', async () => {
-    await assert.rejects(chat('free', { stream: true }, { 'x-sim-fault': 'reset-after-chunks=2' }));
+  test('a connection reset after N chunks: N events arrive, then the connection breaks', async () => {
+    const res = await fetch(`${sim.account('a').url}/openai/deployments/free/chat/completions`, {
+      method: 'POST',
+      headers: { ...h, 'x-sim-fault': 'reset-after-chunks=2' },
+      body: '{"stream":true,"messages":[]}',
+    });
+    let text = '';
+    const decoder = new TextDecoder();
+    await assert.rejects(async () => {
+      for await (const chunk of res.body!) text += decoder.decode(chunk);
+    });
+    assert.equal(text.split('\n\n').filter(Boolean).length, 2);
     await assert.rejects(chat('free', {}, { 'x-sim-fault': 'reset-after-chunks=0' }));
   });
 

@@ -107,6 +107,8 @@ const target = z.strictObject({
 const deployment = z.strictObject({
   strategy: z.enum(STRATEGIES, { error: `strategy must be one of: ${STRATEGIES.join(', ')}` }).default('priority'),
   targets: z.array(target).min(1, 'a deployment needs at least one target'),
+  /** what a request without max_tokens is counted at against a target's tpm, as Azure reserves it */
+  defaultMaxTokens: int(1).default(1000),
 });
 
 const statusRange = text().refine((s) => /^[1-5]\d\d(-[1-5]\d\d)?$/.test(s), {

@@ -10,30 +10,25 @@ import { ClientGoneError, TotalTimeoutError, type Exchange } from './exchange.ts
 import { SseFramer, sseErrorEvent } from './sse-framer.ts';
 import type { UpstreamRequest } from './upstream-request.ts';
 
-export type FailureKind = 'connect-error' | 'timeout' | 'credential';
+export type FailureKind = 'connect-error' | 'timeout';
 
 export type AttemptOutcome =
-  /** an answer went to the client (whatever its status); nothing more to do */
-  | { readonly kind: 'relayed' }
+  /** an answer went to the client (whatever its status); `broken` if it was cut short upstream */
+  | { readonly kind: 'relayed'; readonly status: number; readonly headers: IncomingHttpHeaders; readonly ttfbMs: number; readonly broken: boolean }
+  /** the answer's status was one to retry on: read whole (bounded) and kept, not sent */
+  | { readonly kind: 'held'; readonly status: number; readonly headers: IncomingHttpHeaders; readonly ttfbMs: number; readonly body: Buffer | undefined }
   /** nothing reached the client; a retry may follow */
   | { readonly kind: 'failed'; readonly failure: FailureKind; readonly error: Error }
-  /** the answer's status was one to retry on; its body was read and dropped */
-  | { readonly kind: 'held'; readonly status: number; readonly headers: IncomingHttpHeaders }
-  /** the exchange was aborted (client gone) before an answer */
+  /** the exchange was aborted (the client left) before an answer */
   | { readonly kind: 'aborted' };
 
-/** Response headers never passed on: hop-by-hop, and the upstream's per-target rate-limit view. */
-const DROP_RESPONSE = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'x-request-id',
-  'traceparent',
-]);
+export type HeldAnswer = Extract<AttemptOutcome, { kind: 'held' }>;
+
+/** A held answer's body is kept up to this size, to be relayed if no retry follows. */
+const MAX_HELD_BODY = 256 * 1024;
+
+/** Response headers never passed on: hop-by-hop, and ids the gateway sets itself. */
+const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'x-request-id', 'traceparent']);
 
 export interface AttemptOptions {
   /** statuses to hold back instead of relaying (the retry decision is the caller's) */
@@ -60,14 +55,41 @@ export function runAttempt(ex: Exchange, target: Target, req: UpstreamRequest, o
   });
 }
 
+/** The client's response headers: the upstream's, less hop-by-hop and rate-limit headers, plus the gateway's. */
+export function clientHeaders(ex: Exchange, upstream: IncomingHttpHeaders): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = ex.gatewayHeaders();
+  for (const key in upstream) {
+    if (DROP_RESPONSE.has(key) || key.startsWith('x-ratelimit-') || key.startsWith('x-rate-limit-')) continue;
+    const v = upstream[key];
+    if (v !== undefined) out[key] = v;
+  }
+  return out;
+}
+
+/** Sends a held answer to the client as it came from upstream. */
+export function relayHeld(ex: Exchange, target: Target, held: HeldAnswer): void {
+  ex.target = target;
+  ex.status = held.status;
+  const headers = clientHeaders(ex, held.headers);
+  if (held.body) headers['content-length'] = String(held.body.length);
+  ex.res.writeHead(held.status, headers);
+  ex.res.end(held.body);
+}
+
 class AttemptHandler implements Dispatcher.DispatchHandler {
   readonly #ex: Exchange;
   readonly #target: Target;
   readonly #opts: AttemptOptions;
   readonly #resolve: (o: AttemptOutcome) => void;
+  readonly #sentAt = performance.now();
   #controller: Dispatcher.DispatchController | undefined;
   #pendingAbort: Error | undefined;
-  #held: { status: number; headers: IncomingHttpHeaders } | undefined;
+  #status = 0;
+  #headers: IncomingHttpHeaders = {};
+  #ttfbMs = 0;
+  /** set while holding an answer back */
+  #held: Buffer[] | undefined;
+  #heldBytes = 0;
   #relaying = false;
   #framer: SseFramer | undefined;
   #probe: UsageProbe | undefined;
@@ -91,38 +113,35 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     if (reason) controller.abort(reason);
   }
 
-  onResponseStart(
-    controller: Dispatcher.DispatchController,
-    statusCode: number,
-    headers: IncomingHttpHeaders,
-  ): void {
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     const ex = this.#ex;
+    this.#status = statusCode;
+    this.#headers = headers;
+    this.#ttfbMs = performance.now() - this.#sentAt;
     if (this.#opts.hold(statusCode)) {
-      this.#held = { status: statusCode, headers };
+      this.#held = [];
       return;
     }
     this.#relaying = true;
     ex.target = this.#target;
     ex.status = statusCode;
     ex.ttfbMs = performance.now() - ex.started;
-    const out = ex.gatewayHeaders();
-    for (const key in headers) {
-      if (DROP_RESPONSE.has(key) || key.startsWith('x-ratelimit-') || key.startsWith('x-rate-limit-')) continue;
-      const v = headers[key];
-      if (v !== undefined) out[key] = v as string;
-    }
     const contentType = headers['content-type'];
     const sse = typeof contentType === 'string' && contentType.startsWith('text/event-stream');
     if (sse) this.#framer = new SseFramer();
     if (statusCode < 300) this.#probe = createUsageProbe(typeof contentType === 'string' ? contentType : undefined);
     const res = ex.res;
-    res.writeHead(statusCode, out);
+    res.writeHead(statusCode, clientHeaders(ex, headers));
     if (sse) res.flushHeaders();
     res.on('drain', () => controller.resume());
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (!this.#relaying) return; // a held answer's body is read and dropped
+    if (this.#held) {
+      this.#heldBytes += chunk.length;
+      if (this.#heldBytes <= MAX_HELD_BODY) this.#held.push(chunk);
+      return;
+    }
     const out = this.#framer ? this.#framer.push(chunk) : chunk;
     if (out.length === 0) return;
     this.#probe?.push(out);
@@ -130,18 +149,23 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
-    if (this.#held) return this.#settle({ kind: 'held', ...this.#held });
+    if (this.#held) return this.#settleHeld();
     const rest = this.#framer?.rest();
     const res = this.#ex.res;
     if (rest) res.write(rest);
     res.end();
     this.#finishUsage();
-    this.#settle({ kind: 'relayed' });
+    this.#settleRelayed(false);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     const ex = this.#ex;
-    if (this.#held) return this.#settle({ kind: 'held', ...this.#held });
+    if (this.#held) {
+      if (error instanceof ClientGoneError) return this.#settle({ kind: 'aborted' });
+      // The status is what matters; a body cut short is not kept.
+      this.#heldBytes = Infinity;
+      return this.#settleHeld();
+    }
     if (!this.#relaying) {
       if (error instanceof ClientGoneError) return this.#settle({ kind: 'aborted' });
       return this.#settle({ kind: 'failed', failure: classify(error), error });
@@ -151,7 +175,9 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     const res = ex.res;
     if (error instanceof ClientGoneError) {
       res.destroy();
-    } else if (this.#framer && !res.destroyed) {
+      return this.#settleRelayed(false);
+    }
+    if (this.#framer && !res.destroyed) {
       this.#framer.rest();
       ex.error = classify(error) === 'timeout' ? 'upstream_stream_timeout' : 'upstream_stream_broken';
       res.end(sseErrorEvent(ex.error, `the upstream stream from ${this.#target.id} broke: ${describe(error)}`));
@@ -159,7 +185,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       ex.error = 'upstream_body_broken';
       res.destroy();
     }
-    this.#settle({ kind: 'relayed' });
+    this.#settleRelayed(true);
   }
 
   #finishUsage(): void {
@@ -167,6 +193,15 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     const { usage, model } = this.#probe.result();
     this.#ex.usage = usage;
     this.#ex.model = model;
+  }
+
+  #settleHeld(): void {
+    const body = this.#heldBytes <= MAX_HELD_BODY ? Buffer.concat(this.#held as Buffer[]) : undefined;
+    this.#settle({ kind: 'held', status: this.#status, headers: this.#headers, ttfbMs: this.#ttfbMs, body });
+  }
+
+  #settleRelayed(broken: boolean): void {
+    this.#settle({ kind: 'relayed', status: this.#status, headers: this.#headers, ttfbMs: this.#ttfbMs, broken });
   }
 
   #settle(outcome: AttemptOutcome): void {

@@ -65,8 +65,9 @@ export function sendError(res: ServerResponse, err: GatewayError, headers: Recor
     'content-length': String(Buffer.byteLength(body)),
   };
   if (err.retryAfterMs !== undefined) {
-    out['retry-after'] = String(Math.max(1, Math.ceil(err.retryAfterMs / 1000)));
-    out['retry-after-ms'] = String(Math.max(0, Math.ceil(err.retryAfterMs)));
+    const ms = Math.max(0, Math.ceil(err.retryAfterMs));
+    out['retry-after'] = String(Math.ceil(ms / 1000));
+    out['retry-after-ms'] = String(ms);
   }
   res.writeHead(err.status, out);
   res.end(body);

@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import type { Consumer } from '../auth/consumer-keys.ts';
 import type { DeploymentPool, Target } from '../routing/target.ts';
 import { requestId, traceContext, type TraceContext } from '../telemetry/trace-context.ts';
+import { estimateRequestTokens, generatesTokens } from '../tokens/estimate.ts';
 import type { Usage } from '../usage/usage.ts';
 import type { JsonFields } from './json-fields.ts';
 import type { Route } from './routes.ts';
@@ -56,6 +57,7 @@ export class Exchange {
   /** set once the client is gone or the total time ran out: attempts stop */
   abortReason: Error | undefined;
   #onAbort: ((reason: Error) => void) | undefined;
+  #tokens: number | undefined;
 
   constructor(req: IncomingMessage, res: ServerResponse) {
     this.req = req;
@@ -83,6 +85,23 @@ export class Exchange {
   /** Registers what to do when the exchange is aborted (the running attempt's abort). */
   onAbort(fn: ((reason: Error) => void) | undefined): void {
     this.#onAbort = fn;
+  }
+
+  /** Tokens this request reserves at admission (Azure's arithmetic), computed once. */
+  estimatedTokens(defaultMaxTokens: number): number {
+    if (this.#tokens === undefined) {
+      let body: Record<string, unknown> | undefined;
+      if (this.json) {
+        try {
+          body = JSON.parse(this.body.toString('utf8')) as Record<string, unknown>;
+        } catch {
+          body = undefined;
+        }
+      }
+      const op = this.route && 'operation' in this.route ? this.route.operation : '';
+      this.#tokens = body ? estimateRequestTokens(body, defaultMaxTokens, generatesTokens(op)) : 0;
+    }
+    return this.#tokens;
   }
 
   abort(reason: Error): void {

@@ -1,37 +1,157 @@
-// Sends the exchange to a target of its deployment and relays the answer.
-import { pickPriority } from '../routing/priority.ts';
+// Sends the exchange to the deployment's targets until one answers: each
+// attempt on a different available target, retrying on `retryOn` before any
+// byte reached the client, waiting in line (queue.maxWaitMs) when every
+// target is out, and otherwise telling the client when to come back.
+import type { ResilienceConfig } from '../config/schema.ts';
+import type { Choice } from '../routing/router.ts';
+import type { AttemptResult } from '../routing/target-health.ts';
 import type { Target } from '../routing/target.ts';
 import type { Runtime } from '../runtime/runtime.ts';
-import { describe, runAttempt } from './attempt.ts';
+import { describe, relayHeld, runAttempt, type AttemptOutcome, type HeldAnswer } from './attempt.ts';
 import { GatewayError } from './errors.ts';
-import type { Exchange } from './exchange.ts';
+import { ClientGoneError, TotalTimeoutError, type Exchange } from './exchange.ts';
 import { upstreamBody, upstreamHeaders, upstreamPath } from './upstream-request.ts';
 
-const NEVER_HOLD = () => false;
+type None = Extract<Choice, { target: undefined }>;
+
+/** What the last attempt left, when no further attempt is made. */
+type Last =
+  | { readonly kind: 'held'; readonly target: Target; readonly answer: HeldAnswer }
+  | { readonly kind: 'failed'; readonly target: Target; readonly outcome: Extract<AttemptOutcome, { kind: 'failed' }> }
+  | undefined;
 
 export async function forward(ex: Exchange, runtime: Runtime): Promise<void> {
   const pool = ex.deployment!;
-  const target = pickPriority(pool.targets);
-  if (!target) throw new GatewayError('no_target_available', `The deployment "${pool.name}" has no target.`);
-  const { timeouts } = runtime.config.resilience;
+  const { resilience } = runtime.config;
+  const { router } = runtime;
+  const retry = retryPolicy(resilience);
+  const cost = pool.paced ? ex.estimatedTokens(pool.defaultMaxTokens) : 0;
+  const tried = new Set<Target>();
+  const queueDeadline = Date.now() + resilience.queue.maxWaitMs;
+  let last: Last;
 
-  ex.attempts++;
+  while (ex.attempts < resilience.maxAttempts) {
+    if (ex.abortReason) break;
+    const now = Date.now();
+    // While others wait in line, a newcomer queues behind them.
+    let choice = router.queue(pool).length > 0 ? router.outlook(pool, cost, now) : router.pick(pool, tried, cost, now);
+    if (!choice.target && resilience.queue.maxWaitMs > 0) {
+      // Wait in line for the first target back; targets tried before may serve again after it.
+      const waiting = router.queue(pool).wait((t) => router.pick(pool, new Set(), cost, t), choice, queueDeadline);
+      ex.onAbort(() => waiting.abort());
+      choice = await waiting.choice;
+      ex.onAbort(undefined);
+      if (choice.target) tried.clear();
+    }
+    if (!choice.target) {
+      // Throttled all round: say when to come back. Otherwise report what the last attempt got.
+      if (last === undefined || (last.kind === 'held' && last.answer.status === 429)) return refuse(ex, choice, resilience);
+      break;
+    }
+
+    const { target, health } = choice;
+    tried.add(target);
+    ex.attempts++;
+    let outcome: AttemptOutcome;
+    try {
+      outcome = await send(ex, target, retry.hold, resilience);
+    } catch (err) {
+      health.finish({ kind: 'abandoned' }, Date.now());
+      throw err;
+    }
+    health.finish(healthResult(outcome), Date.now());
+
+    switch (outcome.kind) {
+      case 'relayed':
+      case 'aborted':
+        return;
+      case 'held':
+        last = { kind: 'held', target, answer: outcome };
+        continue;
+      case 'failed':
+        last = { kind: 'failed', target, outcome };
+        if (!retry.on.has(outcome.failure)) break;
+        continue;
+    }
+    break;
+  }
+  finish(ex, last, router.outlook(pool, cost, Date.now()), resilience);
+}
+
+/** Out of attempts (or stopped): the last answer, or what went wrong. */
+function finish(ex: Exchange, last: Last, outlook: None, resilience: ResilienceConfig): void {
+  const reason = ex.abortReason;
+  if (reason instanceof ClientGoneError) return;
+  if (last) ex.target = last.target;
+  if (reason instanceof TotalTimeoutError) throw new GatewayError('upstream_timeout', reason.message);
+  if (last?.kind === 'failed') {
+    const { failure, error } = last.outcome;
+    if (failure === 'timeout') {
+      throw new GatewayError('upstream_timeout', `The upstream ${last.target.id} did not answer in time (${describe(error)}).`);
+    }
+    throw new GatewayError('upstream_unreachable', `The upstream ${last.target.id} could not be reached (${describe(error)}).`);
+  }
+  if (last?.kind === 'held' && last.answer.status !== 429) {
+    if (last.answer.body) return relayHeld(ex, last.target, last.answer);
+    throw new GatewayError('upstream_error', `The upstream ${last.target.id} answered ${last.answer.status}.`);
+  }
+  // Every attempt answered 429: say when the first target is back.
+  refuse(ex, { ...outlook, throttled: true }, resilience);
+}
+
+/** No target to send to: 429 when they are throttled, 503 when broken or drained, both with the time to the first one back. */
+function refuse(ex: Exchange, none: None, resilience: ResilienceConfig): void {
+  const wait = none.backAt === Infinity ? resilience.cooldown.defaultSeconds * 1000 : Math.max(0, none.backAt - Date.now());
+  const name = ex.deployment!.name;
+  if (none.throttled) {
+    throw new GatewayError('all_targets_throttled', `Every target of "${name}" is rate-limited; retry after ${Math.ceil(wait / 1000)} s.`, {
+      retryAfterMs: wait,
+    });
+  }
+  throw new GatewayError('no_target_available', `No target of "${name}" is available (circuits open or drained).`, { retryAfterMs: wait });
+}
+
+async function send(ex: Exchange, target: Target, hold: (status: number) => boolean, resilience: ResilienceConfig): Promise<AttemptOutcome> {
   const body = upstreamBody(ex, target);
   const headers = upstreamHeaders(ex, body.length);
   await applyCredential(ex, target, headers);
-  const outcome = await runAttempt(
+  const { timeouts } = resilience;
+  return runAttempt(
     ex,
     target,
     { path: upstreamPath(ex, target), headers, body: body.length > 0 ? body : null },
-    { hold: NEVER_HOLD, firstByteMs: timeouts.firstByteMs, idleStreamMs: timeouts.idleStreamMs },
+    { hold, firstByteMs: timeouts.firstByteMs, idleStreamMs: timeouts.idleStreamMs },
   );
-  if (outcome.kind === 'failed') {
-    ex.target = target;
-    if (outcome.failure === 'timeout') {
-      throw new GatewayError('upstream_timeout', `The upstream ${target.id} did not answer in time (${describe(outcome.error)}).`);
-    }
-    throw new GatewayError('upstream_unreachable', `The upstream ${target.id} could not be reached (${describe(outcome.error)}).`);
+}
+
+function healthResult(o: AttemptOutcome): AttemptResult {
+  switch (o.kind) {
+    case 'relayed':
+      return o.broken ? { kind: 'broken' } : { kind: 'response', status: o.status, headers: o.headers, ttfbMs: o.ttfbMs };
+    case 'held':
+      return { kind: 'response', status: o.status, headers: o.headers, ttfbMs: o.ttfbMs };
+    case 'failed':
+      return { kind: 'failure' };
+    case 'aborted':
+      return { kind: 'abandoned' };
   }
+}
+
+interface RetryPolicy {
+  readonly hold: (status: number) => boolean;
+  readonly on: ReadonlySet<string>;
+}
+
+const policies = new WeakMap<ResilienceConfig, RetryPolicy>();
+
+function retryPolicy(r: ResilienceConfig): RetryPolicy {
+  let p = policies.get(r);
+  if (!p) {
+    const statuses = new Set(r.retryOn.filter((x): x is number => typeof x === 'number'));
+    p = { hold: (s) => statuses.has(s), on: new Set(r.retryOn.map(String)) };
+    policies.set(r, p);
+  }
+  return p;
 }
 
 async function applyCredential(ex: Exchange, target: Target, headers: Record<string, string | string[]>): Promise<void> {
@@ -42,8 +162,7 @@ async function applyCredential(ex: Exchange, target: Target, headers: Record<str
   } catch (err) {
     ex.target = target;
     // The identity library's message goes to the log only: it may describe the host's identity setup.
-    const gwErr = new GatewayError('upstream_unreachable', `The gateway could not get a credential for endpoint "${target.endpoint.name}".`);
     ex.error = `credential: ${(err as Error).message}`;
-    throw gwErr;
+    throw new GatewayError('upstream_unreachable', `The gateway could not get a credential for endpoint "${target.endpoint.name}".`);
   }
 }

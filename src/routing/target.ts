@@ -19,4 +19,7 @@ export interface DeploymentPool {
   readonly name: string;
   readonly strategy: (typeof STRATEGIES)[number];
   readonly targets: readonly Target[];
+  /** whether a target declares tpm, so requests must be costed before one is picked */
+  readonly paced: boolean;
+  readonly defaultMaxTokens: number;
 }

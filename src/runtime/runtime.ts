@@ -2,6 +2,7 @@
 // Built once per (re)load; nothing on the hot path looks at the raw config.
 import { KeyIndex } from '../auth/consumer-keys.ts';
 import type { Config } from '../config/schema.ts';
+import { Router } from '../routing/router.ts';
 import type { DeploymentPool, Target } from '../routing/target.ts';
 import { Endpoint } from '../upstream/endpoint.ts';
 
@@ -10,11 +11,13 @@ export interface Runtime {
   readonly endpoints: ReadonlyMap<string, Endpoint>;
   readonly deployments: ReadonlyMap<string, DeploymentPool>;
   readonly keys: KeyIndex;
+  /** target health and the choice among targets; outlives the snapshot */
+  readonly router: Router;
   /** Closes the upstream pools; `force` aborts requests still running. */
   close(force?: boolean): Promise<void>;
 }
 
-export function compileRuntime(config: Config): Runtime {
+export function compileRuntime(config: Config, router: Router = new Router(config.resilience)): Runtime {
   const endpoints = new Map<string, Endpoint>();
   for (const [name, cfg] of Object.entries(config.endpoints)) {
     endpoints.set(name, new Endpoint(name, cfg, config.resilience.timeouts));
@@ -33,13 +36,21 @@ export function compileRuntime(config: Config): Runtime {
         rpm: t.rpm,
       };
     });
-    deployments.set(name, { name, strategy: dep.strategy, targets });
+    for (const t of targets) router.health(t);
+    deployments.set(name, {
+      name,
+      strategy: dep.strategy,
+      targets,
+      paced: targets.some((t) => t.tpm !== undefined),
+      defaultMaxTokens: dep.defaultMaxTokens,
+    });
   }
   return {
     config,
     endpoints,
     deployments,
     keys: new KeyIndex(config.consumers),
+    router,
     async close(force = false) {
       await Promise.all([...endpoints.values()].map((e) => (force ? e.destroy() : e.close())));
     },

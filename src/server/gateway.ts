@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { createRequestHandler } from '../proxy/handler.ts';
+import { ActiveProber } from '../routing/active-probes.ts';
 import { compileRuntime, type Runtime } from '../runtime/runtime.ts';
 import { createAccessLog, noAccessLog } from '../telemetry/access-log.ts';
 
@@ -20,6 +21,7 @@ export interface GatewayOptions {
 export class Gateway {
   readonly server: Server;
   #runtime: Runtime;
+  readonly #prober: ActiveProber | undefined;
   readonly #logger: Logger | undefined;
   #inFlight = 0;
   #draining = false;
@@ -29,6 +31,8 @@ export class Gateway {
   private constructor(config: Config, opts: GatewayOptions) {
     this.#runtime = compileRuntime(config);
     this.#logger = opts.logger;
+    const probes = config.resilience.activeHealth;
+    this.#prober = probes ? new ActiveProber(this.#runtime, probes) : undefined;
     const accessLog = opts.logger && config.telemetry.accessLog ? createAccessLog(opts.logger) : noAccessLog;
     const handler = createRequestHandler({
       runtime: () => this.#runtime,
@@ -73,6 +77,10 @@ export class Gateway {
     return this.#runtime;
   }
 
+  get prober(): ActiveProber | undefined {
+    return this.#prober;
+  }
+
   get port(): number {
     return (this.server.address() as AddressInfo).port;
   }
@@ -108,6 +116,8 @@ export class Gateway {
       if (this.#inFlight > 0) this.#logger?.warn({ inFlight: this.#inFlight }, 'shutdown grace over: closing open requests');
       this.server.closeAllConnections();
       await stopped;
+      this.#prober?.close();
+      this.#runtime.router.close();
       await this.#runtime.close(this.#inFlight > 0);
       this.#logger?.flush();
     })();

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { findFormField, multipartBoundary } from '../proxy/multipart-fields.ts';
-import { declaredMaxTokens, estimatePromptTokens, estimateRequestTokens } from '../tokens/estimate.ts';
+import { declaredMaxTokens, estimatePromptTokens, estimateRequestTokens, generatesTokens } from '../tokens/estimate.ts';
 import type { SimAccountConfig, SimDeploymentConfig } from './config.ts';
 import { parseFault, type Fault } from './faults.ts';
 import { RateLimiter } from './rate-limiter.ts';
@@ -234,9 +234,9 @@ export class SimAccount {
       return this.#faultStatus(res, fault, rate());
     }
 
-    const isGeneration = op.op === 'chat/completions' || op.op === 'completions' || op.op === 'responses';
     const promptTokens = estimatePromptTokens(body);
-    const cost = isGeneration ? estimateRequestTokens(body, dep.cfg.defaultMaxTokens) : op.op === 'embeddings' ? promptTokens : 0;
+    const costed = generatesTokens(op.op) || op.op === 'embeddings';
+    const cost = costed ? estimateRequestTokens(body, dep.cfg.defaultMaxTokens, generatesTokens(op.op)) : 0;
     const admission = dep.limiter?.admit(cost);
     if (admission && !admission.ok) {
       dep.stats.throttled++;
@@ -381,8 +381,7 @@ export class SimAccount {
     const body = Buffer.from(JSON.stringify(value));
     res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': String(body.length) });
     if (resetAfterChunks !== undefined) {
-      res.write(body.subarray(0, body.length >> 1));
-      setImmediate(() => res.socket?.destroy());
+      res.write(body.subarray(0, body.length >> 1), () => res.socket?.destroy());
       return;
     }
     res.end(body);
@@ -398,13 +397,16 @@ export class SimAccount {
   ): Promise<void> {
     res.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
     let sent = 0;
+    let flushed: Promise<void> = Promise.resolve();
     for (const [event, data] of events) {
       if (resetAfterChunks !== undefined && sent >= resetAfterChunks) {
+        // Let what was written reach the client first: the fault is a break after N events, not before.
+        await flushed;
         res.socket?.destroy();
         return;
       }
       if (res.destroyed) return;
-      res.write(event ? `event: ${event}\ndata: ${data}\n\n` : `data: ${data}\n\n`);
+      flushed = new Promise((resolve) => res.write(event ? `event: ${event}\ndata: ${data}\n\n` : `data: ${data}\n\n`, () => resolve()));
       sent++;
       if (perTokenMs > 0) await this.#sleep(perTokenMs);
     }

@@ -32,10 +32,20 @@ export function declaredMaxTokens(body: Json, fallback: number): number {
   return typeof v === 'number' && v >= 0 ? v : fallback;
 }
 
-/** Prompt + declared completion, times the choices asked for: what Azure reserves at admission. */
-export function estimateRequestTokens(body: Json, defaultMaxTokens: number): number {
+/**
+ * Prompt + declared completion, times the choices asked for: what Azure
+ * reserves at admission. An operation that generates nothing (embeddings)
+ * costs its prompt only.
+ */
+export function estimateRequestTokens(body: Json, defaultMaxTokens: number, generates = true): number {
+  if (!generates) return estimatePromptTokens(body);
   const choices = Math.max(1, num(body.n), num(body.best_of));
   return estimatePromptTokens(body) + declaredMaxTokens(body, defaultMaxTokens) * choices;
+}
+
+/** Whether an operation path generates tokens (and so reserves max_tokens). */
+export function generatesTokens(operation: string): boolean {
+  return operation.endsWith('completions') || operation === 'responses' || operation.endsWith('/responses');
 }
 
 function num(v: unknown): number {

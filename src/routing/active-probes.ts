@@ -1,0 +1,71 @@
+// Optional active health checks (resilience.activeHealth): every interval, a
+// one-token request to each target that has not served real traffic
+// successfully within the interval. A failed or slow probe takes the target
+// out until a probe succeeds again.
+import { performance } from 'node:perf_hooks';
+import type { Runtime } from '../runtime/runtime.ts';
+import type { Target } from './target.ts';
+
+const PROBE_BODY = Buffer.from('{"messages":[{"role":"user","content":"ping"}],"max_tokens":1}');
+const PROBE_COST = 8;
+const API_VERSION = '2024-10-21';
+
+export class ActiveProber {
+  readonly #runtime: Runtime;
+  readonly #intervalMs: number;
+  readonly #timeoutMs: number;
+  readonly #timers: NodeJS.Timeout[] = [];
+  /** probes sent, for tests and metrics */
+  sent = 0;
+
+  constructor(runtime: Runtime, cfg: { intervalSeconds: number; timeoutMs: number }) {
+    this.#runtime = runtime;
+    this.#intervalMs = cfg.intervalSeconds * 1000;
+    this.#timeoutMs = cfg.timeoutMs;
+    const targets = new Map<string, Target>();
+    for (const pool of runtime.deployments.values()) for (const t of pool.targets) targets.set(t.id, t);
+    for (const t of targets.values()) {
+      const timer = setInterval(() => void this.probe(t), this.#intervalMs);
+      timer.unref();
+      this.#timers.push(timer);
+    }
+  }
+
+  /** Probes one target now unless it served real traffic within the interval. */
+  async probe(target: Target): Promise<void> {
+    const health = this.#runtime.router.health(target);
+    const now = Date.now();
+    if (health.lastSuccessAt > now - this.#intervalMs || health.drained) return;
+    const ep = target.endpoint;
+    const path =
+      ep.kind === 'openai'
+        ? `${ep.basePath}/v1/chat/completions`
+        : `${ep.basePath}/openai/deployments/${target.upstreamName}/chat/completions?api-version=${API_VERSION}`;
+    const body = ep.kind === 'openai' ? Buffer.from(`{"model":${JSON.stringify(target.upstreamName)},${PROBE_BODY.toString().slice(1)}`) : PROBE_BODY;
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'content-length': String(body.length) };
+    this.sent++;
+    health.tokens?.add(PROBE_COST, now);
+    health.requests?.add(1, now);
+    const started = performance.now();
+    try {
+      await ep.credential.apply(headers);
+      const res = await ep.pool.request({
+        path,
+        method: 'POST',
+        headers,
+        body,
+        signal: AbortSignal.timeout(this.#timeoutMs),
+        headersTimeout: this.#timeoutMs,
+        bodyTimeout: this.#timeoutMs,
+      });
+      await res.body.dump();
+      health.probed({ status: res.statusCode, headers: res.headers, ms: performance.now() - started }, this.#intervalMs, Date.now());
+    } catch {
+      health.probed(undefined, this.#intervalMs, Date.now());
+    }
+  }
+
+  close(): void {
+    for (const t of this.#timers) clearInterval(t);
+  }
+}
