@@ -149,6 +149,36 @@ describe('failover and cooldown', () => {
     assert.equal(bad.json().error.code, '503');
   });
 
+  test('every strategy fails over the same way', async () => {
+    for (const strategy of ['priority', 'round-robin', 'weighted-round-robin', 'random', 'least-requests', 'power-of-two', 'latency', 'capacity']) {
+      sim.reset();
+      const gw = await gateway([A, B, C], {}, { strategy });
+      sim.account('a').setFault('d', 'status=429;retry-after=30');
+      sim.account('b').setFault('d', 'status=503');
+      const served = new Set<string>();
+      for (let i = 0; i < 6; i++) {
+        const r = await call(gw);
+        assert.equal(r.status, 200, strategy);
+        served.add(String(r.headers['x-gateway-endpoint']));
+      }
+      assert.deepEqual([...served], ['c'], strategy);
+      assert.equal(received('a').length, 1, `${strategy}: a was asked once, then left to cool`);
+    }
+  });
+
+  test('a target that does not answer in firstByteMs is left for the next one', async () => {
+    const gw = await gateway([A, B], { timeouts: { firstByteMs: 300 } });
+    sim.account('a').setFault('d', 'hang');
+    const r = await call(gw);
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['x-gateway-endpoint'], 'b');
+    assert.equal(r.headers['x-gateway-attempts'], '2');
+    const noRetry = await gateway([A, B], { timeouts: { firstByteMs: 300 }, retryOn: [429, 500, 502, 503, 504, 'connect-error'] });
+    const t = await call(noRetry);
+    assert.equal(t.status, 504, 'timeout not in retryOn: no retry');
+    assert.equal(t.headers['x-gateway-attempts'], '1');
+  });
+
   test('maxAttempts bounds the tries', async () => {
     const gw = await gateway([A, B, C], { maxAttempts: 2 });
     for (const acc of ['a', 'b', 'c']) sim.account(acc).setFault('d', 'status=500');
@@ -252,14 +282,11 @@ describe('spill-over, budgets and passive thresholds', () => {
   });
 
   test('budget pacing: a target is never sent more than its declared TPM; no 429 is provoked', async () => {
-    // (The passive threshold is off here: with 1,000 TPM, any remaining-tokens is below its default.)
-    const gw = await gateway(
-      [
-        { endpoint: 'a', deployment: 'small', tpm: 1000 },
-        { endpoint: 'b', deployment: 'small', tpm: 1000 },
-      ],
-      { passiveHealth: { remainingTokensBelow: 0 } },
-    );
+    // (A declared tpm is paced by the gateway's own count: the upstream's low remaining-tokens does not take it out.)
+    const gw = await gateway([
+      { endpoint: 'a', deployment: 'small', tpm: 1000 },
+      { endpoint: 'b', deployment: 'small', tpm: 1000 },
+    ]);
     const statuses: number[] = [];
     let last!: RawResponse;
     for (let i = 0; i < 8; i++) {

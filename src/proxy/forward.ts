@@ -41,6 +41,10 @@ export async function forward(ex: Exchange, runtime: Runtime): Promise<void> {
       ex.onAbort(() => waiting.abort());
       choice = await waiting.choice;
       ex.onAbort(undefined);
+      if (ex.abortReason) {
+        if (choice.target) choice.health.finish({ kind: 'abandoned' }, Date.now());
+        break;
+      }
       if (choice.target) tried.clear();
     }
     if (!choice.target) {

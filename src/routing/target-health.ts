@@ -36,6 +36,7 @@ export type AttemptResult =
 const TOKEN_WINDOW_MS = 60_000;
 const REQUEST_WINDOW_MS = 10_000;
 const PACING_MARGIN_MS = 500;
+const SHORT_WINDOW_MS = 10_000;
 const LATENCY_ALPHA = 0.3;
 
 export class TargetHealth {
@@ -44,6 +45,8 @@ export class TargetHealth {
   readonly breaker: CircuitBreaker;
   readonly tokens: SlidingWindow | undefined;
   readonly requests: SlidingWindow | undefined;
+  /** tokens in 10 s, for targets that spread their budget evenly (Target.smooth) */
+  readonly evenly: SlidingWindow | undefined;
   cooldownUntil = 0;
   cooldownsTaken = 0;
   drained = false;
@@ -62,6 +65,7 @@ export class TargetHealth {
     this.breaker = new CircuitBreaker(cfg.breaker);
     this.tokens = target.tpm ? new SlidingWindow(target.tpm, TOKEN_WINDOW_MS + PACING_MARGIN_MS) : undefined;
     this.requests = target.rpm ? new SlidingWindow(Math.max(1, Math.floor(target.rpm / 6)), REQUEST_WINDOW_MS + PACING_MARGIN_MS) : undefined;
+    this.evenly = target.smooth && target.tpm ? new SlidingWindow(target.tpm / 6, SHORT_WINDOW_MS) : undefined;
   }
 
   /** When the target can take a request costing `cost` tokens (≤ now: it can now), and the reason it is waited for. */
@@ -80,7 +84,7 @@ export class TargetHealth {
     later(this.cooldownUntil, 'cooling');
     later(this.probeDownUntil, 'probe-failed');
     later(this.passiveUntil, 'passive');
-    const wait = Math.max(this.tokens?.waitFor(cost, now) ?? 0, this.requests?.waitFor(1, now) ?? 0);
+    const wait = Math.max(this.tokens?.waitFor(cost, now) ?? 0, this.requests?.waitFor(1, now) ?? 0, this.evenly?.waitFor(cost, now) ?? 0);
     if (wait > 0) later(now + wait, 'over-budget');
     return { at, condition };
   }
@@ -98,6 +102,7 @@ export class TargetHealth {
     this.inFlight++;
     this.tokens?.add(cost, now);
     this.requests?.add(1, now);
+    this.evenly?.add(cost, now);
     this.breaker.onSend(now);
   }
 
@@ -154,7 +159,10 @@ export class TargetHealth {
     const tok = remaining(headers, 'x-ratelimit-remaining-tokens');
     if (req !== undefined) this.lastRemainingRequests = req;
     if (tok !== undefined) this.lastRemainingTokens = tok;
-    const low = (req !== undefined && req < this.#cfg.remainingRequestsBelow) || (tok !== undefined && tok < this.#cfg.remainingTokensBelow);
+    // What the gateway paces itself (a declared rpm/tpm) it does not also judge by the upstream's count.
+    const low =
+      (req !== undefined && !this.requests && req < this.#cfg.remainingRequestsBelow) ||
+      (tok !== undefined && !this.tokens && tok < this.#cfg.remainingTokensBelow);
     if (!low) {
       if (req !== undefined || tok !== undefined) this.passiveUntil = 0;
       return;

@@ -12,6 +12,12 @@ export interface Target {
   readonly weight: number;
   readonly tpm: number | undefined;
   readonly rpm: number | undefined;
+  /**
+   * Spread its tokens evenly (at most tpm/6 in any 10 s), not only within
+   * the minute: set for targets of a `priority` deployment that have a lower
+   * group to spill to, so the spill is steady rather than minute-long waves.
+   */
+  readonly smooth: boolean;
 }
 
 /** A deployment as clients name it: a pool of targets. */

@@ -24,6 +24,7 @@ export function compileRuntime(config: Config, router: Router = new Router(confi
   }
   const deployments = new Map<string, DeploymentPool>();
   for (const [name, dep] of Object.entries(config.deployments)) {
+    const lastGroup = Math.max(...dep.targets.map((t) => t.priority));
     const targets: Target[] = dep.targets.map((t) => {
       const upstreamName = t.deployment ?? name;
       return {
@@ -34,6 +35,7 @@ export function compileRuntime(config: Config, router: Router = new Router(confi
         weight: t.weight,
         tpm: t.tpm,
         rpm: t.rpm,
+        smooth: dep.strategy === 'priority' && t.priority < lastGroup && t.tpm !== undefined,
       };
     });
     for (const t of targets) router.health(t);

@@ -34,7 +34,7 @@ describe('retry headers, in Azure\'s order', () => {
 
 function health(o: Partial<Target> = {}, resilience: object = {}): TargetHealth {
   const cfg = configSchema.shape.resilience.parse(resilience);
-  const t: Target = { id: 'e/d', endpoint: {} as Target['endpoint'], upstreamName: 'd', priority: 1, weight: 1, tpm: undefined, rpm: undefined, ...o };
+  const t: Target = { id: 'e/d', endpoint: {} as Target['endpoint'], upstreamName: 'd', priority: 1, weight: 1, tpm: undefined, rpm: undefined, smooth: false, ...o };
   return new TargetHealth(t, healthConfig(cfg));
 }
 const response = (status: number, headers: Record<string, string> = {}) => ({ kind: 'response' as const, status, headers, ttfbMs: 10 });
@@ -136,6 +136,24 @@ describe('passive thresholds and pacing', () => {
     u.finish(response(200, { 'x-ratelimit-remaining-tokens': '-1', 'x-ratelimit-remaining-requests': '5' }), T0);
     assert.equal(u.availability(T0, 0).condition, 'available');
     assert.equal(u.lastRemainingTokens, undefined);
+  });
+
+  test('a target with a declared budget is paced by the gateway\'s count, not taken out by a low remaining-tokens', () => {
+    const h = health({ tpm: 1000 });
+    h.reserve(300, T0);
+    h.finish(response(200, { 'x-ratelimit-remaining-tokens': '700' }), T0);
+    assert.equal(h.availability(T0 + 1, 300).condition, 'available');
+    assert.equal(h.headroom(T0 + 1), 700);
+  });
+
+  test('a target that spills to a lower group spreads its budget evenly: at most tpm/6 in any 10 s', () => {
+    const h = health({ tpm: 6000, smooth: true });
+    h.reserve(900, T0);
+    assert.equal(h.availability(T0 + 1, 100).condition, 'available');
+    assert.deepEqual(h.availability(T0 + 1, 101), { at: T0 + 10_000, condition: 'over-budget' });
+    const burst = health({ tpm: 6000 });
+    burst.reserve(900, T0);
+    assert.equal(burst.availability(T0 + 1, 5000).condition, 'available', 'without it, the whole minute at once');
   });
 
   test('a declared budget is not exceeded: the request that does not fit waits for the window', () => {
