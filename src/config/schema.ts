@@ -182,7 +182,14 @@ const state = z.discriminatedUnion(
   'store',
   [
     z.strictObject({ store: z.literal('memory') }),
-    z.strictObject({ store: z.literal('redis'), url: nonEmpty().default('redis://127.0.0.1:6379') }),
+    z.strictObject({
+      store: z.literal('redis'),
+      url: nonEmpty().default('redis://127.0.0.1:6379'),
+      /** keeps several gateways' keys apart in one Redis */
+      prefix: text().default('aoaigw:'),
+      /** while Redis cannot be reached: serve on local state (true) or refuse with 503 (false) */
+      failOpen: bool().default(true),
+    }),
   ],
   { error: 'state.store is memory or redis' },
 );

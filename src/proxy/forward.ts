@@ -3,7 +3,7 @@
 // byte reached the client, waiting in line (queue.maxWaitMs) when every
 // target is out, and otherwise telling the client when to come back.
 import type { ResilienceConfig } from '../config/schema.ts';
-import type { Choice } from '../routing/router.ts';
+import type { Choice, None } from '../routing/router.ts';
 import type { AttemptResult } from '../routing/target-health.ts';
 import type { Target } from '../routing/target.ts';
 import type { Runtime } from '../runtime/runtime.ts';
@@ -11,8 +11,6 @@ import { describe, relayHeld, runAttempt, type AttemptOutcome, type HeldAnswer }
 import { GatewayError } from './errors.ts';
 import { ClientGoneError, TotalTimeoutError, type Exchange } from './exchange.ts';
 import { upstreamBody, upstreamHeaders, upstreamPath } from './upstream-request.ts';
-
-type None = Extract<Choice, { target: undefined }>;
 
 /** What the last attempt left, when no further attempt is made. */
 type Last =
@@ -34,15 +32,20 @@ export async function forward(ex: Exchange, runtime: Runtime): Promise<void> {
     if (ex.abortReason) break;
     const now = Date.now();
     // While others wait in line, a newcomer queues behind them.
-    let choice = router.queue(pool).length > 0 ? router.outlook(pool, cost, now) : router.pick(pool, tried, cost, now);
+    let choice: Choice = router.queue(pool).length > 0 ? await router.outlook(pool, cost, now) : await router.pick(pool, tried, cost, now);
     if (!choice.target && resilience.queue.maxWaitMs > 0) {
       // Wait in line for the first target back; targets tried before may serve again after it.
-      const waiting = router.queue(pool).wait((t) => router.pick(pool, new Set(), cost, t), choice, queueDeadline);
+      const waiting = router.queue(pool).wait(
+        (t) => router.pick(pool, new Set(), cost, t),
+        (c) => c.target && router.finish(c.target, { kind: 'abandoned' }),
+        choice,
+        queueDeadline,
+      );
       ex.onAbort(() => waiting.abort());
       choice = await waiting.choice;
       ex.onAbort(undefined);
       if (ex.abortReason) {
-        if (choice.target) choice.health.finish({ kind: 'abandoned' }, Date.now());
+        if (choice.target) router.finish(choice.target, { kind: 'abandoned' });
         break;
       }
       if (choice.target) tried.clear();
@@ -53,17 +56,17 @@ export async function forward(ex: Exchange, runtime: Runtime): Promise<void> {
       break;
     }
 
-    const { target, health } = choice;
+    const { target } = choice;
     tried.add(target);
     ex.attempts++;
     let outcome: AttemptOutcome;
     try {
       outcome = await send(ex, target, retry.hold, resilience);
     } catch (err) {
-      health.finish({ kind: 'abandoned' }, Date.now());
+      router.finish(target, { kind: 'abandoned' });
       throw err;
     }
-    health.finish(healthResult(outcome), Date.now());
+    router.finish(target, healthResult(outcome));
 
     switch (outcome.kind) {
       case 'relayed':
@@ -79,7 +82,7 @@ export async function forward(ex: Exchange, runtime: Runtime): Promise<void> {
     }
     break;
   }
-  finish(ex, last, router.outlook(pool, cost, Date.now()), resilience);
+  finish(ex, last, await router.outlook(pool, cost, Date.now()), resilience);
 }
 
 /** Out of attempts (or stopped): the last answer, or what went wrong. */

@@ -1,13 +1,11 @@
 // Optional active health checks (resilience.activeHealth): every interval, a
 // one-token request to each target that has not served real traffic
 // successfully within the interval. A failed or slow probe takes the target
-// out until a probe succeeds again.
-import { performance } from 'node:perf_hooks';
+// out (in this process) until a probe succeeds again.
 import type { Runtime } from '../runtime/runtime.ts';
 import type { Target } from './target.ts';
 
-const PROBE_BODY = Buffer.from('{"messages":[{"role":"user","content":"ping"}],"max_tokens":1}');
-const PROBE_COST = 8;
+const PROBE_MESSAGES = '"messages":[{"role":"user","content":"ping"}],"max_tokens":1';
 const API_VERSION = '2024-10-21';
 
 export class ActiveProber {
@@ -33,20 +31,16 @@ export class ActiveProber {
 
   /** Probes one target now unless it served real traffic within the interval. */
   async probe(target: Target): Promise<void> {
-    const health = this.#runtime.router.health(target);
-    const now = Date.now();
-    if (health.lastSuccessAt > now - this.#intervalMs || health.drained) return;
+    const { router } = this.#runtime;
+    if (router.health(target).lastSuccessAt > Date.now() - this.#intervalMs) return;
     const ep = target.endpoint;
-    const path =
-      ep.kind === 'openai'
-        ? `${ep.basePath}/v1/chat/completions`
-        : `${ep.basePath}/openai/deployments/${target.upstreamName}/chat/completions?api-version=${API_VERSION}`;
-    const body = ep.kind === 'openai' ? Buffer.from(`{"model":${JSON.stringify(target.upstreamName)},${PROBE_BODY.toString().slice(1)}`) : PROBE_BODY;
+    const openai = ep.kind === 'openai';
+    const path = openai
+      ? `${ep.basePath}/v1/chat/completions`
+      : `${ep.basePath}/openai/deployments/${target.upstreamName}/chat/completions?api-version=${API_VERSION}`;
+    const body = Buffer.from(openai ? `{"model":${JSON.stringify(target.upstreamName)},${PROBE_MESSAGES}}` : `{${PROBE_MESSAGES}}`);
     const headers: Record<string, string> = { 'content-type': 'application/json', 'content-length': String(body.length) };
     this.sent++;
-    health.tokens?.add(PROBE_COST, now);
-    health.requests?.add(1, now);
-    const started = performance.now();
     try {
       await ep.credential.apply(headers);
       const res = await ep.pool.request({
@@ -59,9 +53,9 @@ export class ActiveProber {
         bodyTimeout: this.#timeoutMs,
       });
       await res.body.dump();
-      health.probed({ status: res.statusCode, headers: res.headers, ms: performance.now() - started }, this.#intervalMs, Date.now());
+      router.probed(target, { status: res.statusCode, headers: res.headers }, this.#intervalMs);
     } catch {
-      health.probed(undefined, this.#intervalMs, Date.now());
+      router.probed(target, undefined, this.#intervalMs);
     }
   }
 

@@ -1,26 +1,16 @@
-// What the gateway knows of one target, and whether it can take a request
-// now: cooldown after a 429, circuit, passive rate-limit thresholds, its
-// declared TPM/RPM budget, active probes and an operator's drain.
+// What this gateway process observes of one target: the rate-limit headers it
+// last answered with, active probes, time to first byte, requests in flight.
+// What every replica must agree on (cooldown, circuit, budget, drain) is in
+// the state store (src/state).
 import type { IncomingHttpHeaders } from 'node:http';
-import { SlidingWindow } from '../limits/sliding-window.ts';
-import { CircuitBreaker, type BreakerConfig } from './circuit-breaker.ts';
 import { remaining, retryDelayMs } from './retry-headers.ts';
 import type { Target } from './target.ts';
 
-/** Why a target is not available (or that it is). */
-export type Condition = 'available' | 'cooling' | 'circuit-open' | 'half-open' | 'probe-failed' | 'passive' | 'over-budget' | 'drained';
-
-/** Conditions that mean "throttled" (a client gets 429) rather than "broken" (503). */
-export const THROTTLED: ReadonlySet<Condition> = new Set(['cooling', 'passive', 'over-budget']);
-
-export interface HealthConfig {
+export interface LocalHealthConfig {
   readonly cooldownDefaultMs: number;
   readonly cooldownMaxMs: number;
   readonly remainingRequestsBelow: number;
   readonly remainingTokensBelow: number;
-  readonly breaker: BreakerConfig;
-  /** statuses that count as failures for the circuit */
-  readonly failureStatus: (status: number) => boolean;
 }
 
 /** The result of one attempt, as the target's health sees it. */
@@ -32,24 +22,11 @@ export type AttemptResult =
   /** the client left before an answer: no verdict */
   | { readonly kind: 'abandoned' };
 
-/** Azure counts tokens over a running minute and requests over 10 s; the margin absorbs jitter between our clock and Azure's admission. */
-const TOKEN_WINDOW_MS = 60_000;
-const REQUEST_WINDOW_MS = 10_000;
-const PACING_MARGIN_MS = 500;
-const SHORT_WINDOW_MS = 10_000;
 const LATENCY_ALPHA = 0.3;
 
 export class TargetHealth {
   readonly target: Target;
-  readonly #cfg: HealthConfig;
-  readonly breaker: CircuitBreaker;
-  readonly tokens: SlidingWindow | undefined;
-  readonly requests: SlidingWindow | undefined;
-  /** tokens in 10 s, for targets that spread their budget evenly (Target.smooth) */
-  readonly evenly: SlidingWindow | undefined;
-  cooldownUntil = 0;
-  cooldownsTaken = 0;
-  drained = false;
+  readonly #cfg: LocalHealthConfig;
   inFlight = 0;
   lastRemainingRequests: number | undefined;
   lastRemainingTokens: number | undefined;
@@ -59,99 +36,46 @@ export class TargetHealth {
   latencyMs: number | undefined;
   lastSuccessAt = 0;
 
-  constructor(target: Target, cfg: HealthConfig) {
+  constructor(target: Target, cfg: LocalHealthConfig) {
     this.target = target;
     this.#cfg = cfg;
-    this.breaker = new CircuitBreaker(cfg.breaker);
-    this.tokens = target.tpm ? new SlidingWindow(target.tpm, TOKEN_WINDOW_MS + PACING_MARGIN_MS) : undefined;
-    this.requests = target.rpm ? new SlidingWindow(Math.max(1, Math.floor(target.rpm / 6)), REQUEST_WINDOW_MS + PACING_MARGIN_MS) : undefined;
-    this.evenly = target.smooth && target.tpm ? new SlidingWindow(target.tpm / 6, SHORT_WINDOW_MS) : undefined;
   }
 
-  /** When the target can take a request costing `cost` tokens (≤ now: it can now), and the reason it is waited for. */
-  availability(now: number, cost: number): { at: number; condition: Condition } {
-    if (this.drained) return { at: Infinity, condition: 'drained' };
-    let at = now;
-    let condition: Condition = 'available';
-    const later = (t: number, c: Condition) => {
-      if (t > at) {
-        at = t;
-        condition = c;
-      }
-    };
-    const circuit = this.breaker.availableAt(now);
-    later(circuit, circuit === Infinity ? 'half-open' : 'circuit-open');
-    later(this.cooldownUntil, 'cooling');
-    later(this.probeDownUntil, 'probe-failed');
-    later(this.passiveUntil, 'passive');
-    const wait = Math.max(this.tokens?.waitFor(cost, now) ?? 0, this.requests?.waitFor(1, now) ?? 0, this.evenly?.waitFor(cost, now) ?? 0);
-    if (wait > 0) later(now + wait, 'over-budget');
-    return { at, condition };
+  /** When this process's own observations let the target serve again (≤ now: they do). */
+  localAvailability(): { at: number; condition: 'available' | 'passive' | 'probe-failed' } {
+    if (this.probeDownUntil >= this.passiveUntil) return { at: this.probeDownUntil, condition: this.probeDownUntil > 0 ? 'probe-failed' : 'available' };
+    return { at: this.passiveUntil, condition: 'passive' };
   }
 
-  /** Tokens still to spend in the current window: declared budget left, or the last remaining-tokens upstream reported. */
-  headroom(now: number): number | undefined {
-    const budget = this.tokens ? this.tokens.capacity - this.tokens.used(now) : undefined;
-    const reported = this.lastRemainingTokens;
-    if (budget === undefined) return reported;
-    return reported === undefined ? budget : Math.min(budget, reported);
-  }
-
-  /** A request is being sent: it holds its budget and a place in flight. */
-  reserve(cost: number, now: number): void {
-    this.inFlight++;
-    this.tokens?.add(cost, now);
-    this.requests?.add(1, now);
-    this.evenly?.add(cost, now);
-    this.breaker.onSend(now);
-  }
-
-  finish(result: AttemptResult, now: number): void {
-    this.inFlight--;
-    switch (result.kind) {
-      case 'abandoned':
-        this.breaker.onAbandon();
-        return;
-      case 'failure':
-      case 'broken':
-        this.breaker.record(true, now);
-        return;
-      case 'response': {
-        const { status, headers } = result;
-        this.#readRemaining(headers, now);
-        const failed = this.#cfg.failureStatus(status);
-        const delay = status === 429 || failed ? retryDelayMs(headers, now) : undefined;
-        if (status === 429) this.cool(delay, now);
-        this.breaker.record(failed, now, delay);
-        if (status < 500 && status !== 429) {
-          this.lastSuccessAt = now;
-          this.latencyMs = this.latencyMs === undefined ? result.ttfbMs : this.latencyMs + LATENCY_ALPHA * (result.ttfbMs - this.latencyMs);
-        }
-      }
+  /** Updates what this process observed; returns how long the answer asks the target to cool down (a 429), capped. */
+  observe(result: AttemptResult, now: number): number | undefined {
+    if (result.kind !== 'response') return undefined;
+    const { status, headers } = result;
+    this.#readRemaining(headers, now);
+    if (status < 500 && status !== 429) {
+      this.lastSuccessAt = now;
+      this.latencyMs = this.latencyMs === undefined ? result.ttfbMs : this.latencyMs + LATENCY_ALPHA * (result.ttfbMs - this.latencyMs);
     }
+    return status === 429 ? this.coolMs(retryDelayMs(headers, now)) : undefined;
+  }
+
+  /** A cooldown's length: what upstream asked, else the default; at most the maximum. */
+  coolMs(delayMs: number | undefined): number {
+    return Math.min(delayMs ?? this.#cfg.cooldownDefaultMs, this.#cfg.cooldownMaxMs);
   }
 
   /**
    * The result of an active probe (undefined: no answer in time). A target
-   * that answers at all, short of a 5xx, is alive: even a 400 (a probe that
-   * does not suit an embeddings model) shows that.
+   * that answers at all, short of a 5xx or an auth/route error, is alive:
+   * even a 400 (a probe that does not suit an embeddings model) shows it.
+   * Returns a cooldown to apply for a 429.
    */
-  probed(answer: { status: number; headers: IncomingHttpHeaders; ms: number } | undefined, intervalMs: number, now: number): void {
-    if (answer?.status === 429) {
-      this.cool(retryDelayMs(answer.headers, now), now);
-      return;
-    }
+  probed(answer: { status: number; headers: IncomingHttpHeaders } | undefined, intervalMs: number, now: number): number | undefined {
+    if (answer?.status === 429) return this.coolMs(retryDelayMs(answer.headers, now));
     const alive = answer !== undefined && answer.status < 500 && answer.status !== 401 && answer.status !== 403 && answer.status !== 404;
     this.probeDownUntil = alive ? 0 : now + intervalMs;
     if (answer) this.#readRemaining(answer.headers, now);
-  }
-
-  /** Cools the target for `delayMs` (else the default), capped; a running longer cooldown is kept. */
-  cool(delayMs: number | undefined, now: number): void {
-    const ms = Math.min(delayMs ?? this.#cfg.cooldownDefaultMs, this.#cfg.cooldownMaxMs);
-    const until = now + ms;
-    if (until > this.cooldownUntil) this.cooldownUntil = until;
-    this.cooldownsTaken++;
+    return undefined;
   }
 
   #readRemaining(headers: IncomingHttpHeaders, now: number): void {
@@ -161,13 +85,13 @@ export class TargetHealth {
     if (tok !== undefined) this.lastRemainingTokens = tok;
     // What the gateway paces itself (a declared rpm/tpm) it does not also judge by the upstream's count.
     const low =
-      (req !== undefined && !this.requests && req < this.#cfg.remainingRequestsBelow) ||
-      (tok !== undefined && !this.tokens && tok < this.#cfg.remainingTokensBelow);
+      (req !== undefined && this.target.rpm === undefined && req < this.#cfg.remainingRequestsBelow) ||
+      (tok !== undefined && this.target.tpm === undefined && tok < this.#cfg.remainingTokensBelow);
     if (!low) {
       if (req !== undefined || tok !== undefined) this.passiveUntil = 0;
       return;
     }
     // Out until its window resets: the reset header when there is one, else the default cooldown.
-    this.passiveUntil = now + Math.min(retryDelayMs(headers, now) ?? this.#cfg.cooldownDefaultMs, this.#cfg.cooldownMaxMs);
+    this.passiveUntil = now + this.coolMs(retryDelayMs(headers, now));
   }
 }

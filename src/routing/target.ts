@@ -1,5 +1,6 @@
-import type { Endpoint } from '../upstream/endpoint.ts';
 import type { STRATEGIES } from '../config/schema.ts';
+import type { TargetLimits } from '../state/store.ts';
+import type { Endpoint } from '../upstream/endpoint.ts';
 
 /** One upstream deployment a gateway deployment can send to. */
 export interface Target {
@@ -12,12 +13,8 @@ export interface Target {
   readonly weight: number;
   readonly tpm: number | undefined;
   readonly rpm: number | undefined;
-  /**
-   * Spread its tokens evenly (at most tpm/6 in any 10 s), not only within
-   * the minute: set for targets of a `priority` deployment that have a lower
-   * group to spill to, so the spill is steady rather than minute-long waves.
-   */
-  readonly smooth: boolean;
+  /** what the state store checks for it: budgets (tpm/rpm, and an even spread for a target that spills), circuit */
+  readonly limits: TargetLimits;
 }
 
 /** A deployment as clients name it: a pool of targets. */

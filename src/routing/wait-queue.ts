@@ -1,16 +1,16 @@
 // Requests waiting for a target of a deployment to come back (queue.maxWaitMs
 // > 0): first in, first served. One timer wakes the line when the earliest
-// waiter may be served; waiters are offered a target in arrival order, and
-// one that still cannot get one keeps its place.
-import type { Choice } from './router.ts';
-
-type None = Extract<Choice, { target: undefined }>;
+// waiter may be served; waiters are offered a target one after another in
+// arrival order, and one that still cannot get one keeps its place.
+import type { Choice, None } from './router.ts';
 
 interface Waiter {
-  readonly tryPick: (now: number) => Choice;
+  readonly tryPick: (now: number) => Promise<Choice>;
+  readonly giveBack: (c: Choice) => void;
   readonly deadline: number;
   nextAt: number;
   last: None;
+  done: boolean;
   readonly resolve: (c: Choice) => void;
 }
 
@@ -19,6 +19,7 @@ export class WaitQueue {
   #waiters: Waiter[] = [];
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
+  #waking = false;
 
   constructor(maxQueued: number) {
     this.#max = maxQueued;
@@ -31,72 +32,79 @@ export class WaitQueue {
   /**
    * Waits in line until `tryPick` yields a target, or until `deadline`, or
    * until `abort` is called. Resolves with the target's choice, or with the
-   * last "none" (its backAt tells the client when to come back).
+   * last "none" (its backAt tells the client when to come back). A target
+   * picked for a waiter that left meanwhile is handed to `giveBack`.
    */
-  wait(tryPick: (now: number) => Choice, first: None, deadline: number): { choice: Promise<Choice>; abort: () => void } {
+  wait(
+    tryPick: (now: number) => Promise<Choice>,
+    giveBack: (c: Choice) => void,
+    first: None,
+    deadline: number,
+  ): { choice: Promise<Choice>; abort: () => void } {
     if (this.#waiters.length >= this.#max || first.backAt > deadline) {
       return { choice: Promise.resolve(first), abort: () => {} };
     }
     let waiter!: Waiter;
     const choice = new Promise<Choice>((resolve) => {
-      waiter = { tryPick, deadline, nextAt: first.backAt, last: first, resolve };
+      waiter = { tryPick, giveBack, deadline, nextAt: first.backAt, last: first, done: false, resolve };
     });
     this.#waiters.push(waiter);
     this.#schedule();
-    return {
-      choice,
-      abort: () => {
-        if (this.#remove(waiter)) waiter.resolve(waiter.last);
-      },
-    };
+    return { choice, abort: () => this.#finish(waiter, waiter.last) };
   }
 
   close(): void {
     clearTimeout(this.#timer);
-    for (const w of this.#waiters) w.resolve(w.last);
-    this.#waiters = [];
+    for (const w of [...this.#waiters]) this.#finish(w, w.last);
   }
 
-  #remove(w: Waiter): boolean {
+  #finish(w: Waiter, c: Choice): void {
+    if (w.done) return;
+    w.done = true;
     const i = this.#waiters.indexOf(w);
-    if (i === -1) return false;
-    this.#waiters.splice(i, 1);
+    if (i !== -1) this.#waiters.splice(i, 1);
+    w.resolve(c);
     this.#schedule();
-    return true;
   }
 
   #schedule(): void {
+    if (this.#waking) return;
     let at = Infinity;
     for (const w of this.#waiters) at = Math.min(at, w.nextAt, w.deadline);
     if (at === this.#timerAt) return;
     clearTimeout(this.#timer);
     this.#timerAt = at;
     if (at === Infinity) return;
-    this.#timer = setTimeout(() => this.#wake(), Math.max(0, at - Date.now()));
+    this.#timer = setTimeout(() => void this.#wake(), Math.max(0, at - Date.now()));
     this.#timer.unref();
   }
 
-  #wake(): void {
+  async #wake(): Promise<void> {
     this.#timerAt = Infinity;
-    const now = Date.now();
-    const keep: Waiter[] = [];
-    for (const w of this.#waiters) {
-      if (w.nextAt <= now) {
-        const c = w.tryPick(now);
-        if (c.target) {
-          w.resolve(c);
-          continue;
+    this.#waking = true;
+    try {
+      for (const w of [...this.#waiters]) {
+        if (w.done) continue;
+        const now = Date.now();
+        if (w.nextAt <= now) {
+          const c = await w.tryPick(now);
+          if (w.done) {
+            // Left while its turn was being taken: the target it got goes back.
+            if (c.target) w.giveBack(c);
+            continue;
+          }
+          if (c.target) {
+            this.#finish(w, c);
+            continue;
+          }
+          w.last = c;
+          w.nextAt = c.backAt;
         }
-        w.last = c;
-        w.nextAt = c.backAt;
+        if (w.deadline <= now || w.nextAt > w.deadline) this.#finish(w, w.last);
       }
-      if (w.deadline <= now || w.nextAt > w.deadline) {
-        w.resolve(w.last);
-        continue;
-      }
-      keep.push(w);
+    } finally {
+      this.#waking = false;
+      this.#schedule();
     }
-    this.#waiters = keep;
-    this.#schedule();
   }
 }

@@ -2,7 +2,9 @@
 // Built once per (re)load; nothing on the hot path looks at the raw config.
 import { KeyIndex } from '../auth/consumer-keys.ts';
 import type { Config } from '../config/schema.ts';
+import { breakerSpec, targetLimits } from '../routing/limits.ts';
 import { Router } from '../routing/router.ts';
+import { MemoryStore } from '../state/memory-store.ts';
 import type { DeploymentPool, Target } from '../routing/target.ts';
 import { Endpoint } from '../upstream/endpoint.ts';
 
@@ -17,7 +19,9 @@ export interface Runtime {
   close(force?: boolean): Promise<void>;
 }
 
-export function compileRuntime(config: Config, router: Router = new Router(config.resilience)): Runtime {
+/** `router` carries target health across reloads; by default a fresh one over an in-memory store. */
+export function compileRuntime(config: Config, router: Router = new Router(config.resilience, new MemoryStore())): Runtime {
+  const breaker = breakerSpec(config.resilience);
   const endpoints = new Map<string, Endpoint>();
   for (const [name, cfg] of Object.entries(config.endpoints)) {
     endpoints.set(name, new Endpoint(name, cfg, config.resilience.timeouts));
@@ -27,15 +31,16 @@ export function compileRuntime(config: Config, router: Router = new Router(confi
     const lastGroup = Math.max(...dep.targets.map((t) => t.priority));
     const targets: Target[] = dep.targets.map((t) => {
       const upstreamName = t.deployment ?? name;
+      const id = `${t.endpoint}/${upstreamName}`;
       return {
-        id: `${t.endpoint}/${upstreamName}`,
+        id,
         endpoint: endpoints.get(t.endpoint) as Endpoint,
         upstreamName,
         priority: t.priority,
         weight: t.weight,
         tpm: t.tpm,
         rpm: t.rpm,
-        smooth: dep.strategy === 'priority' && t.priority < lastGroup && t.tpm !== undefined,
+        limits: targetLimits(id, t, breaker, dep.strategy === 'priority' && t.priority < lastGroup),
       };
     });
     for (const t of targets) router.health(t);

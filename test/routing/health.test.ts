@@ -1,10 +1,10 @@
-// A target's health on its own: retry headers, cooldowns that never shorten,
-// the circuit's states, passive thresholds and budget pacing.
+// Retry headers, what one process observes of a target (cooldown asked for,
+// passive thresholds, latency, probes), and a target's limits. The shared
+// state itself (cooldowns, circuits, budgets) is tested by the store contract.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { CircuitBreaker } from '../../src/routing/circuit-breaker.ts';
+import { breakerSpec, targetLimits } from '../../src/routing/limits.ts';
 import { parseDuration, retryDelayMs } from '../../src/routing/retry-headers.ts';
-import { healthConfig } from '../../src/routing/router.ts';
 import { TargetHealth } from '../../src/routing/target-health.ts';
 import type { Target } from '../../src/routing/target.ts';
 import { configSchema } from '../../src/config/schema.ts';
@@ -34,136 +34,73 @@ describe('retry headers, in Azure\'s order', () => {
 
 function health(o: Partial<Target> = {}, resilience: object = {}): TargetHealth {
   const cfg = configSchema.shape.resilience.parse(resilience);
-  const t: Target = { id: 'e/d', endpoint: {} as Target['endpoint'], upstreamName: 'd', priority: 1, weight: 1, tpm: undefined, rpm: undefined, smooth: false, ...o };
-  return new TargetHealth(t, healthConfig(cfg));
+  const t = { id: 'e/d', endpoint: {} as Target['endpoint'], upstreamName: 'd', priority: 1, weight: 1, tpm: undefined, rpm: undefined, ...o } as Target;
+  return new TargetHealth(t, {
+    cooldownDefaultMs: cfg.cooldown.defaultSeconds * 1000,
+    cooldownMaxMs: cfg.cooldown.maxSeconds * 1000,
+    remainingRequestsBelow: cfg.passiveHealth.remainingRequestsBelow,
+    remainingTokensBelow: cfg.passiveHealth.remainingTokensBelow,
+  });
 }
 const response = (status: number, headers: Record<string, string> = {}) => ({ kind: 'response' as const, status, headers, ttfbMs: 10 });
 
-describe('cooldown', () => {
-  test('from the 429\'s headers; a later, shorter one never shortens it', () => {
-    const h = health();
-    h.reserve(0, T0);
-    h.finish(response(429, { 'retry-after-ms': '3000' }), T0);
-    assert.deepEqual(h.availability(T0 + 1, 0), { at: T0 + 3000, condition: 'cooling' });
-    h.reserve(0, T0);
-    h.finish(response(429, { 'retry-after-ms': '500' }), T0 + 100);
-    assert.equal(h.availability(T0 + 700, 0).at, T0 + 3000);
-    h.reserve(0, T0);
-    h.finish(response(429, { 'retry-after': '5' }), T0 + 200);
-    assert.equal(h.availability(T0 + 700, 0).at, T0 + 5200, 'a longer one extends it');
-    assert.equal(h.availability(T0 + 5200, 0).condition, 'available');
-  });
-
-  test('the default when a 429 says nothing; capped by maxSeconds', () => {
+describe('what one process observes of a target', () => {
+  test('a 429 asks for the cooldown its headers say, else the default, at most the maximum', () => {
     const h = health({}, { cooldown: { defaultSeconds: 2, maxSeconds: 60 } });
-    h.reserve(0, T0);
-    h.finish(response(429), T0);
-    assert.equal(h.availability(T0, 0).at, T0 + 2000);
-    const q = health({}, { cooldown: { defaultSeconds: 2, maxSeconds: 60 } });
-    q.reserve(0, T0);
-    q.finish(response(429, { 'retry-after': '86400' }), T0);
-    assert.equal(q.availability(T0, 0).at, T0 + 60_000);
-  });
-});
-
-describe('circuit breaker', () => {
-  const cfg = { threshold: 3, percent: false, minimumCalls: 1, windowMs: 10_000, tripMs: 30_000, acceptRetryAfter: true };
-
-  test('opens after N failures in the window, half-opens for one trial, closes on success', () => {
-    const b = new CircuitBreaker(cfg);
-    b.record(true, T0);
-    b.record(true, T0 + 1000);
-    b.record(false, T0 + 1500);
-    assert.equal(b.state(T0 + 2000), 'closed');
-    b.record(true, T0 + 2000);
-    assert.equal(b.state(T0 + 2000), 'open');
-    assert.equal(b.availableAt(T0 + 2000), T0 + 32_000);
-    assert.equal(b.state(T0 + 32_000), 'half-open');
-    b.onSend(T0 + 32_000);
-    assert.equal(b.availableAt(T0 + 32_001), Infinity, 'one trial at a time');
-    b.record(false, T0 + 32_100);
-    assert.equal(b.state(T0 + 32_100), 'closed');
+    assert.equal(h.observe(response(429, { 'retry-after-ms': '3000' }), T0), 3000);
+    assert.equal(h.observe(response(429), T0), 2000);
+    assert.equal(h.observe(response(429, { 'retry-after': '86400' }), T0), 60_000);
+    assert.equal(h.observe(response(200), T0), undefined);
   });
 
-  test('a failed trial opens it again; an abandoned trial frees the slot', () => {
-    const b = new CircuitBreaker({ ...cfg, threshold: 1 });
-    b.record(true, T0);
-    b.onSend(T0 + 30_000);
-    b.onAbandon();
-    assert.equal(b.availableAt(T0 + 30_000), T0 + 30_000);
-    b.onSend(T0 + 30_000);
-    b.record(true, T0 + 30_500);
-    assert.equal(b.state(T0 + 31_000), 'open');
-    assert.equal(b.availableAt(T0 + 31_000), T0 + 60_500);
-  });
-
-  test('failures outside the window do not count', () => {
-    const b = new CircuitBreaker(cfg);
-    b.record(true, T0);
-    b.record(true, T0 + 5000);
-    b.record(true, T0 + 10_001);
-    assert.equal(b.state(T0 + 10_001), 'closed');
-  });
-
-  test('a percentage with a minimum of calls', () => {
-    const b = new CircuitBreaker({ ...cfg, threshold: 50, percent: true, minimumCalls: 4 });
-    b.record(true, T0);
-    b.record(true, T0 + 1);
-    assert.equal(b.state(T0 + 2), 'closed', 'too few calls to judge');
-    b.record(false, T0 + 2);
-    b.record(true, T0 + 3);
-    assert.equal(b.state(T0 + 4), 'open', '3 of 4 failed');
-  });
-
-  test('open for the upstream\'s Retry-After when acceptRetryAfter', () => {
-    const b = new CircuitBreaker({ ...cfg, threshold: 1 });
-    b.record(true, T0, 7000);
-    assert.equal(b.availableAt(T0), T0 + 7000);
-    const c = new CircuitBreaker({ ...cfg, threshold: 1, acceptRetryAfter: false });
-    c.record(true, T0, 7000);
-    assert.equal(c.availableAt(T0), T0 + 30_000);
-  });
-});
-
-describe('passive thresholds and pacing', () => {
   test('remaining-requests below the threshold takes the target out until its reset; -1 means unknown', () => {
     const h = health();
-    h.reserve(0, T0);
-    h.finish(response(200, { 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '4' }), T0);
-    assert.deepEqual(h.availability(T0 + 1, 0), { at: T0 + 4000, condition: 'passive' });
+    h.observe(response(200, { 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '4' }), T0);
+    assert.deepEqual(h.localAvailability(), { at: T0 + 4000, condition: 'passive' });
+    h.observe(response(200, { 'x-ratelimit-remaining-requests': '3' }), T0 + 10);
+    assert.ok(h.localAvailability().at <= T0, 'a later answer with room brings it back');
     const u = health();
-    u.reserve(0, T0);
-    u.finish(response(200, { 'x-ratelimit-remaining-tokens': '-1', 'x-ratelimit-remaining-requests': '5' }), T0);
-    assert.equal(u.availability(T0, 0).condition, 'available');
+    u.observe(response(200, { 'x-ratelimit-remaining-tokens': '-1', 'x-ratelimit-remaining-requests': '5' }), T0);
+    assert.ok(u.localAvailability().at <= T0);
     assert.equal(u.lastRemainingTokens, undefined);
   });
 
   test('a target with a declared budget is paced by the gateway\'s count, not taken out by a low remaining-tokens', () => {
     const h = health({ tpm: 1000 });
-    h.reserve(300, T0);
-    h.finish(response(200, { 'x-ratelimit-remaining-tokens': '700' }), T0);
-    assert.equal(h.availability(T0 + 1, 300).condition, 'available');
-    assert.equal(h.headroom(T0 + 1), 700);
+    h.observe(response(200, { 'x-ratelimit-remaining-tokens': '700' }), T0);
+    assert.ok(h.localAvailability().at <= T0);
+    assert.equal(h.lastRemainingTokens, 700);
   });
 
-  test('a target that spills to a lower group spreads its budget evenly: at most tpm/6 in any 10 s', () => {
-    const h = health({ tpm: 6000, smooth: true });
-    h.reserve(900, T0);
-    assert.equal(h.availability(T0 + 1, 100).condition, 'available');
-    assert.deepEqual(h.availability(T0 + 1, 101), { at: T0 + 10_000, condition: 'over-budget' });
-    const burst = health({ tpm: 6000 });
-    burst.reserve(900, T0);
-    assert.equal(burst.availability(T0 + 1, 5000).condition, 'available', 'without it, the whole minute at once');
+  test('time to first byte as a moving average; 429s and 5xx do not count', () => {
+    const h = health();
+    h.observe({ ...response(200), ttfbMs: 100 }, T0);
+    h.observe({ ...response(200), ttfbMs: 200 }, T0);
+    assert.equal(h.latencyMs, 130);
+    h.observe({ ...response(503), ttfbMs: 1 }, T0);
+    h.observe({ ...response(429), ttfbMs: 1 }, T0);
+    assert.equal(h.latencyMs, 130);
   });
 
-  test('a declared budget is not exceeded: the request that does not fit waits for the window', () => {
-    const h = health({ tpm: 1000, rpm: 600 });
-    h.reserve(600, T0);
-    h.finish(response(200), T0);
-    assert.equal(h.availability(T0 + 10, 400).condition, 'available');
-    const over = h.availability(T0 + 10, 401);
-    assert.equal(over.condition, 'over-budget');
-    assert.equal(over.at, T0 + 60_500, 'back when the first reservation leaves the minute (plus the margin)');
-    assert.equal(h.headroom(T0 + 10), 400);
+  test('probes: a failure takes it out for an interval; a 400 shows it alive', () => {
+    const h = health();
+    h.probed(undefined, 60_000, T0);
+    assert.deepEqual(h.localAvailability(), { at: T0 + 60_000, condition: 'probe-failed' });
+    h.probed({ status: 400, headers: {} }, 60_000, T0 + 1);
+    assert.ok(h.localAvailability().at <= T0 + 1);
+  });
+});
+
+describe('a target\'s limits in the state store', () => {
+  const t = configSchema.shape.deployments.parse({ d: { targets: [{ endpoint: 'e', tpm: 60_000, rpm: 360 }] } }).d.targets[0];
+  const breaker = breakerSpec(configSchema.shape.resilience.parse({}));
+  test('tokens over a minute plus a margin, requests over 10 s plus a margin', () => {
+    const l = targetLimits('e/d', t, breaker, false);
+    assert.deepEqual(l.tokens, { capacity: 60_000, windowMs: 60_500 });
+    assert.deepEqual(l.requests, { capacity: 60, windowMs: 10_500 });
+    assert.equal(l.evenly, undefined);
+  });
+  test('a target that spills to a lower group spreads its tokens evenly', () => {
+    assert.deepEqual(targetLimits('e/d', t, breaker, true).evenly, { capacity: 10_000, windowMs: 10_000 });
   });
 });

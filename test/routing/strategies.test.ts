@@ -17,7 +17,7 @@ function mulberry32(seed: number): () => number {
 }
 
 function target(id: string, o: Partial<Target> = {}): Target {
-  return { id, endpoint: {} as Target['endpoint'], upstreamName: id, priority: 1, weight: 1, tpm: undefined, rpm: undefined, smooth: false, ...o };
+  return { id, endpoint: {} as Target['endpoint'], upstreamName: id, priority: 1, weight: 1, tpm: undefined, rpm: undefined, ...o } as Target;
 }
 function cand(t: Target, o: Partial<Candidate> = {}): Candidate {
   return { target: t, inFlight: 0, latencyMs: undefined, headroom: undefined, ...o };

@@ -1,0 +1,209 @@
+// The Lua side of the Redis store: the same arithmetic as window.ts,
+// circuit.ts and memory-store.ts, run atomically in Redis so every replica
+// sees one state. Each decision is one script, one round trip.
+
+/** Bucketed running windows, as in window.ts. A window is a hash: bucket index → amount. */
+const WINDOW = `
+local BUCKETS = 120
+local function wexpiry(b, w) return (b + 1) * (w / BUCKETS) + w end
+local function wlive(key, w, now)
+  local all = redis.call('HGETALL', key)
+  local live, dead, used = {}, {}, 0
+  for i = 1, #all, 2 do
+    local b, v = tonumber(all[i]), tonumber(all[i + 1])
+    if wexpiry(b, w) > now then
+      used = used + v
+      if v > 0 then live[#live + 1] = { b, v } end
+    else
+      dead[#dead + 1] = all[i]
+    end
+  end
+  if #dead > 0 then redis.call('HDEL', key, unpack(dead)) end
+  return used, live
+end
+local function wused(key, w, now)
+  local used = wlive(key, w, now)
+  return used
+end
+local function wwait(key, cap, w, amount, now)
+  local used, live = wlive(key, w, now)
+  if used + amount <= cap then return 0 end
+  table.sort(live, function(x, y) return x[1] < y[1] end)
+  local freed = 0
+  for _, e in ipairs(live) do
+    freed = freed + e[2]
+    if used - freed + amount <= cap then return wexpiry(e[1], w) - now end
+  end
+  return w
+end
+local function wadd(key, w, amount, at)
+  local b = math.floor(at / (w / BUCKETS))
+  redis.call('HINCRBYFLOAT', key, string.format('%d', b), amount)
+  redis.call('PEXPIRE', key, math.ceil(w * 2 + 1000))
+end
+local function wadjust(key, w, delta, at)
+  local f = string.format('%d', math.floor(at / (w / BUCKETS)))
+  local v = tonumber(redis.call('HGET', key, f))
+  if v then redis.call('HSET', key, f, math.max(0, v + delta)) end
+end
+local function num(s) return string.format('%.17g', s) end
+`;
+
+/** A target: its hash (cooldown, drain, circuit) and its windows; the view of targets(). */
+const TARGET = `
+-- circuit states: 0 closed, 1 open, 2 half-open
+local function circuit(h, now)
+  local v = redis.call('HMGET', h, 'cs', 'ou', 'tu')
+  local cs, ou, tu = tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0
+  if cs == 1 and now >= ou then
+    cs, tu = 2, 0
+    redis.call('HSET', h, 'cs', 2, 'tu', 0)
+  end
+  return cs, ou, tu
+end
+-- keys: hash, tokens, requests, evenly; caps: tokCap, tokWin, reqCap, reqWin, evenCap, evenWin (0: none)
+local function view(h, ktok, kreq, keven, c, cost, now)
+  local tokCap, tokWin, reqCap, reqWin, evenCap, evenWin = c[1], c[2], c[3], c[4], c[5], c[6]
+  local headroom = -1
+  if tokWin > 0 then headroom = math.max(0, tokCap - wused(ktok, tokWin, now)) end
+  local hv = redis.call('HMGET', h, 'cd', 'dr')
+  if hv[2] == '1' then return 'inf', 'drained', headroom end
+  local at, cond = now, 'available'
+  local cs, ou, tu = circuit(h, now)
+  if cs == 1 and ou > at then at, cond = ou, 'circuit-open' end
+  if cs == 2 and tu > now and tu > at then at, cond = tu, 'half-open' end
+  local cd = tonumber(hv[1]) or 0
+  if cd > at then at, cond = cd, 'cooling' end
+  local wait = 0
+  if tokWin > 0 then wait = math.max(wait, wwait(ktok, tokCap, tokWin, cost, now)) end
+  if reqWin > 0 then wait = math.max(wait, wwait(kreq, reqCap, reqWin, 1, now)) end
+  if evenWin > 0 then wait = math.max(wait, wwait(keven, evenCap, evenWin, cost, now)) end
+  if wait > 0 and now + wait > at then at, cond = now + wait, 'over-budget' end
+  return num(at), cond, headroom
+end
+`;
+
+/** KEYS: 4 per target; ARGV: now, cost, then 6 caps per target. Returns at, condition, headroom per target. */
+export const TARGETS = `${WINDOW}${TARGET}
+local now, cost = tonumber(ARGV[1]), tonumber(ARGV[2])
+local out = {}
+for i = 0, #KEYS / 4 - 1 do
+  local c = {}
+  for j = 1, 6 do c[j] = tonumber(ARGV[2 + i * 6 + j]) end
+  local at, cond, headroom = view(KEYS[i * 4 + 1], KEYS[i * 4 + 2], KEYS[i * 4 + 3], KEYS[i * 4 + 4], c, cost, now)
+  out[#out + 1] = at
+  out[#out + 1] = cond
+  out[#out + 1] = num(headroom)
+end
+return out
+`;
+
+/** KEYS: hash, tokens, requests, evenly; ARGV: now, cost, 6 caps, trialLeaseMs. */
+export const RESERVE = `${WINDOW}${TARGET}
+local now, cost = tonumber(ARGV[1]), tonumber(ARGV[2])
+local c = {}
+for j = 1, 6 do c[j] = tonumber(ARGV[2 + j]) end
+local at, cond, headroom = view(KEYS[1], KEYS[2], KEYS[3], KEYS[4], c, cost, now)
+if cond == 'available' then
+  if c[2] > 0 then wadd(KEYS[2], c[2], cost, now) end
+  if c[4] > 0 then wadd(KEYS[3], c[4], 1, now) end
+  if c[6] > 0 then wadd(KEYS[4], c[6], cost, now) end
+  local cs = circuit(KEYS[1], now)
+  if cs == 2 then redis.call('HSET', KEYS[1], 'tu', now + tonumber(ARGV[9])) end
+end
+return { at, cond, num(headroom) }
+`;
+
+/**
+ * KEYS: hash, calls, failures. ARGV: now, outcome (success|failure|abandoned),
+ * coolMs (or ''), retryAfterMs (or ''), threshold, percent (0/1),
+ * minimumCalls, windowMs, tripMs, acceptRetryAfter (0/1).
+ */
+export const REPORT = `${WINDOW}${TARGET}
+local now, outcome = tonumber(ARGV[1]), ARGV[2]
+local h = KEYS[1]
+if ARGV[3] ~= '' then
+  local until_ = now + tonumber(ARGV[3])
+  local cd = tonumber(redis.call('HGET', h, 'cd')) or 0
+  if until_ > cd then redis.call('HSET', h, 'cd', until_) end
+end
+local threshold, percent, minimum, w, trip, accept = tonumber(ARGV[5]), ARGV[6] == '1', tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10] == '1'
+local function open()
+  local ms = trip
+  if accept and ARGV[4] ~= '' then ms = tonumber(ARGV[4]) end
+  redis.call('HSET', h, 'cs', 1, 'ou', now + ms, 'tu', 0)
+  redis.call('DEL', KEYS[2], KEYS[3])
+end
+local cs = circuit(h, now)
+if cs == 1 then return 0 end
+if cs == 2 then
+  redis.call('HSET', h, 'tu', 0)
+  if outcome == 'failure' then open()
+  elseif outcome == 'success' then
+    redis.call('HSET', h, 'cs', 0)
+    redis.call('DEL', KEYS[2], KEYS[3])
+  end
+  return 0
+end
+if outcome == 'abandoned' then return 0 end
+wadd(KEYS[2], w, 1, now)
+if outcome == 'success' then return 0 end
+wadd(KEYS[3], w, 1, now)
+local failures, calls = wused(KEYS[3], w, now), wused(KEYS[2], w, now)
+local tripped
+if percent then tripped = calls >= minimum and failures * 100 / calls >= threshold else tripped = failures >= threshold end
+if tripped then open() end
+return 0
+`;
+
+/**
+ * KEYS: requests window, tokens window, leases, quota. ARGV: now, rpm,
+ * tpm, concurrent (0: none), tokens, lease, leaseMs, quotaLimit (0: none).
+ * Returns ok (0/1), reason, retryAfterMs, remainingRequests, remainingTokens, quotaUsed ('' when not limited).
+ */
+export const ADMIT = `${WINDOW}
+local now, rpm, tpm, conc, tokens = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local lease, leaseMs, qlimit = ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
+local MIN = 60000
+if tpm > 0 then tokens = math.min(tokens, tpm) end
+local usedReq, usedTok, qused = 0, 0, nil
+if rpm > 0 then usedReq = wused(KEYS[1], MIN, now) end
+if tpm > 0 then usedTok = wused(KEYS[2], MIN, now) end
+if qlimit > 0 then qused = tonumber(redis.call('GET', KEYS[4])) or 0 end
+local function s(v) if v == nil then return '' end return num(v) end
+local remReq, remTok = nil, nil
+if rpm > 0 then remReq = math.max(0, rpm - usedReq) end
+if tpm > 0 then remTok = math.max(0, tpm - usedTok) end
+local function refuse(reason, after) return { 0, reason, s(after), s(remReq), s(remTok), s(qused) } end
+if qlimit > 0 and qused >= qlimit then return refuse('quota', nil) end
+if conc > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+  if redis.call('ZCARD', KEYS[3]) >= conc then return refuse('concurrent', nil) end
+end
+local wr, wt = 0, 0
+if rpm > 0 then wr = wwait(KEYS[1], rpm, MIN, 1, now) end
+if tpm > 0 then wt = wwait(KEYS[2], tpm, MIN, tokens, now) end
+if wr > 0 or wt > 0 then
+  if wt > wr then return refuse('tokens', wt) end
+  return refuse('requests', math.max(wr, wt))
+end
+if rpm > 0 then wadd(KEYS[1], MIN, 1, now); remReq = rpm - usedReq - 1 end
+if tpm > 0 then wadd(KEYS[2], MIN, tokens, now); remTok = math.max(0, tpm - usedTok - tokens) end
+if conc > 0 then
+  redis.call('ZADD', KEYS[3], now + leaseMs, lease)
+  redis.call('PEXPIRE', KEYS[3], leaseMs + 1000)
+end
+return { 1, '', '', s(remReq), s(remTok), s(qused) }
+`;
+
+/** KEYS: tokens window, leases, quota. ARGV: lease, admittedAt, estimate, actual, tpm (0: none), quota endsAt (0: none). */
+export const SETTLE = `${WINDOW}
+local lease, at, estimate, actual, tpm, ends = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+redis.call('ZREM', KEYS[2], lease)
+if tpm > 0 then wadjust(KEYS[1], 60000, math.min(actual, tpm) - math.min(estimate, tpm), at) end
+if ends > 0 then
+  redis.call('INCRBYFLOAT', KEYS[3], actual)
+  redis.call('PEXPIREAT', KEYS[3], math.ceil(ends + 86400000))
+end
+return 0
+`;
