@@ -93,6 +93,7 @@ for (const level of levels) {
     if (sc.strategy) {
       const r = validateConfig({
         listen: { host: '127.0.0.1', port: 0 },
+        ledger: { url: 'sqlite::memory:' },
         endpoints: { sim: { url: account.url, auth: { type: 'api-key', key: SIM_KEY } } },
         deployments: {
           'gpt-4o': {

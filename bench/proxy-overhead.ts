@@ -41,6 +41,7 @@ const simUrl = sim.match[1];
 writeFileSync(
   tempFile('gateway.yaml'),
   `listen: { host: 127.0.0.1, port: 0 }
+ledger: { url: "sqlite:${tempFile('ledger.db')}" }
 endpoints:
   bench: { url: ${simUrl}, auth: { type: api-key, key: ${SIM_KEY} } }
 deployments:

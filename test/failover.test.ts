@@ -35,6 +35,7 @@ type Targets = Record<string, unknown>[];
 async function gateway(targets: Targets, resilience: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Promise<Gateway> {
   const r = validateConfig({
     listen: { host: '127.0.0.1', port: 0 },
+    ledger: { url: 'sqlite::memory:' },
     endpoints: {
       a: { url: sim.account('a').url, auth: { type: 'api-key', key: 'k-a' } },
       b: { url: sim.account('b').url, auth: { type: 'api-key', key: 'k-b' } },

@@ -29,6 +29,7 @@ before(async () => {
   await once(upstream, 'listening');
   const r = validateConfig({
     listen: { host: '127.0.0.1', port: 0 },
+    ledger: { url: 'sqlite::memory:' },
     endpoints: { up: { url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, auth: { type: 'api-key', key: 'upstream-key-0001' } } },
     deployments: { 'gpt-4o': { targets: [{ endpoint: 'up' }] } },
     consumers: { a: { keys: [KEY_A], deployments: ['*'] } },

@@ -22,10 +22,32 @@ export function formatKeyHash(key: string): string {
   return `sha256:${hashKey(key).toString('hex')}`;
 }
 
+interface Entry {
+  readonly digest: Buffer;
+  readonly consumer: Consumer;
+  /** keys from the ledger may expire */
+  readonly expiresAt: number | undefined;
+}
+
+/** A key kept in the ledger (created with `aoai-gateway keys create`). */
+export interface StoredKeyEntry {
+  /** SHA-256 of the key, hex */
+  readonly hash: string;
+  readonly consumer: string;
+  readonly expiresAt: number | undefined;
+}
+
+/**
+ * The keys of the config's consumers, and those of the ledger (replaced
+ * whole on each refresh, so a revoked key stops working at the next one).
+ */
 export class KeyIndex {
-  readonly #byDigest = new Map<string, { digest: Buffer; consumer: Consumer }>();
+  readonly consumers: ReadonlyMap<string, Consumer>;
+  readonly #fromConfig = new Map<string, Entry>();
+  #fromLedger = new Map<string, Entry>();
 
   constructor(consumers: Record<string, ConsumerConfig>) {
+    const byName = new Map<string, Consumer>();
     for (const [name, c] of Object.entries(consumers)) {
       const consumer: Consumer = {
         name,
@@ -33,18 +55,34 @@ export class KeyIndex {
         limits: c.limits,
         requireUser: c.requireUser,
       };
+      byName.set(name, consumer);
       for (const key of c.keys) {
         const digest = key.startsWith('sha256:') ? Buffer.from(key.slice(7).toLowerCase(), 'hex') : hashKey(key);
-        this.#byDigest.set(digest.toString('base64'), { digest, consumer });
+        this.#fromConfig.set(digest.toString('base64'), { digest, consumer, expiresAt: undefined });
       }
     }
+    this.consumers = byName;
+  }
+
+  /** Replaces the ledger's keys. Keys of consumers the config does not have are ignored. */
+  setStored(keys: readonly StoredKeyEntry[]): void {
+    const next = new Map<string, Entry>();
+    for (const k of keys) {
+      const consumer = this.consumers.get(k.consumer);
+      if (!consumer || !/^[0-9a-f]{64}$/.test(k.hash)) continue;
+      const digest = Buffer.from(k.hash, 'hex');
+      next.set(digest.toString('base64'), { digest, consumer, expiresAt: k.expiresAt });
+    }
+    this.#fromLedger = next;
   }
 
   /** The consumer a presented key belongs to, if any. */
-  authenticate(presented: string): Consumer | undefined {
+  authenticate(presented: string, now = Date.now()): Consumer | undefined {
     const digest = hashKey(presented);
-    const entry = this.#byDigest.get(digest.toString('base64'));
+    const id = digest.toString('base64');
+    const entry = this.#fromConfig.get(id) ?? this.#fromLedger.get(id);
     if (!entry || !timingSafeEqual(entry.digest, digest)) return undefined;
+    if (entry.expiresAt !== undefined && entry.expiresAt <= now) return undefined;
     return entry.consumer;
   }
 }

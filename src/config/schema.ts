@@ -169,6 +169,12 @@ const limits = z.strictObject({
     .enum(['hourly', 'daily', 'weekly', 'monthly'], { error: 'tokenQuotaPeriod is hourly, daily, weekly or monthly' })
     .default('monthly'),
   concurrent: int(1).optional(),
+  /** what the per-minute and concurrency limits count under: the consumer, each end user (body "user"), each client IP, or each value of a header */
+  counter: text()
+    .refine((s) => ['consumer', 'user', 'ip'].includes(s) || /^header:[A-Za-z0-9-]{1,64}$/.test(s), {
+      message: 'counter is consumer, user, ip or header:<name>',
+    })
+    .default('consumer'),
 });
 
 const consumer = z.strictObject({
@@ -198,7 +204,14 @@ const ledger = z.strictObject({
   url: nonEmpty()
     .refine((s) => /^(sqlite:|postgres(ql)?:\/\/)/.test(s), { message: 'write sqlite:<file> or postgres://…' })
     .default('sqlite:./data/aoai-gateway.db'),
+  /** records held while the database is away; past this, new ones are dropped (and counted) */
+  maxPendingRecords: int(100).default(100_000),
+  /** how often keys created or revoked with the CLI are picked up */
+  keysRefreshSeconds: num(0.1).default(2),
 });
+
+/** Prices per million tokens, by gateway deployment or model name, for the usage report's cost column. */
+const price = z.strictObject({ input: num(0), output: num(0), cachedInput: num(0).optional() });
 
 const telemetry = z.strictObject({
   prometheus: bool().default(true),
@@ -216,6 +229,7 @@ export const configSchema = z.strictObject({
   state: state.default({ store: 'memory' }),
   ledger: ledger.prefault({}),
   telemetry: telemetry.prefault({}),
+  prices: z.record(nonEmpty(), price).default({}),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -7,7 +7,7 @@ import type { Dispatcher } from 'undici';
 import type { Target } from '../routing/target.ts';
 import { createUsageProbe, type UsageProbe } from '../usage/usage-probe.ts';
 import { ClientGoneError, TotalTimeoutError, type Exchange } from './exchange.ts';
-import { SseFramer, sseErrorEvent } from './sse-framer.ts';
+import { SseFramer, sseErrorEvent, withoutUsageEvent } from './sse-framer.ts';
 import type { UpstreamRequest } from './upstream-request.ts';
 
 export type FailureKind = 'connect-error' | 'timeout';
@@ -26,6 +26,8 @@ export type HeldAnswer = Extract<AttemptOutcome, { kind: 'held' }>;
 
 /** A held answer's body is kept up to this size, to be relayed if no retry follows. */
 const MAX_HELD_BODY = 256 * 1024;
+/** A JSON answer is kept until it ends up to this size; a longer one is relayed as it comes. */
+const MAX_HELD_JSON = 1024 * 1024;
 
 /** Response headers never passed on: hop-by-hop, and ids the gateway sets itself. */
 const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'x-request-id', 'traceparent']);
@@ -33,6 +35,11 @@ const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', '
 export interface AttemptOptions {
   /** statuses to hold back instead of relaying (the retry decision is the caller's) */
   readonly hold: (status: number) => boolean;
+  /**
+   * Keep a successful JSON answer (up to 1 MiB) until it ends, so its
+   * headers can say what it cost (a limited consumer's x-gateway-tokens-consumed).
+   */
+  readonly holdJson: boolean;
   readonly firstByteMs: number;
   readonly idleStreamMs: number;
 }
@@ -91,6 +98,10 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   #held: Buffer[] | undefined;
   #heldBytes = 0;
   #relaying = false;
+  /** a successful JSON answer kept until it ends (holdJson), with the controller to pause */
+  #json: Buffer[] | undefined;
+  #jsonBytes = 0;
+  #upstreamHeaders: IncomingHttpHeaders = {};
   #framer: SseFramer | undefined;
   #probe: UsageProbe | undefined;
   #settled = false;
@@ -131,9 +142,14 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     if (sse) this.#framer = new SseFramer();
     if (statusCode < 300) this.#probe = createUsageProbe(typeof contentType === 'string' ? contentType : undefined);
     const res = ex.res;
+    res.on('drain', () => controller.resume());
+    this.#upstreamHeaders = headers;
+    if (this.#opts.holdJson && !sse && statusCode < 300 && typeof contentType === 'string' && contentType.startsWith('application/json')) {
+      this.#json = [];
+      return;
+    }
     res.writeHead(statusCode, clientHeaders(ex, headers));
     if (sse) res.flushHeaders();
-    res.on('drain', () => controller.resume());
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -142,20 +158,48 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       if (this.#heldBytes <= MAX_HELD_BODY) this.#held.push(chunk);
       return;
     }
-    const out = this.#framer ? this.#framer.push(chunk) : chunk;
+    if (this.#json) {
+      this.#json.push(chunk);
+      this.#jsonBytes += chunk.length;
+      if (this.#jsonBytes > MAX_HELD_JSON) this.#releaseJson();
+      return;
+    }
+    let out = this.#framer ? this.#framer.push(chunk) : chunk;
     if (out.length === 0) return;
     this.#probe?.push(out);
+    if (this.#ex.injectedUsage) out = withoutUsageEvent(out);
     if (!this.#ex.res.write(out)) controller.pause();
   }
 
   onResponseEnd(): void {
     if (this.#held) return this.#settleHeld();
-    const rest = this.#framer?.rest();
     const res = this.#ex.res;
+    if (this.#json) {
+      const body = Buffer.concat(this.#json);
+      this.#probe?.push(body);
+      this.#finishUsage();
+      this.#json = undefined;
+      res.writeHead(this.#status, { ...clientHeaders(this.#ex, this.#upstreamHeaders), 'content-length': String(body.length) });
+      res.end(body);
+      return this.#settleRelayed(false);
+    }
+    const rest = this.#framer?.rest();
     if (rest) res.write(rest);
     res.end();
     this.#finishUsage();
     this.#settleRelayed(false);
+  }
+
+  /** A kept JSON answer grew too long: send what there is and relay the rest as it comes. */
+  #releaseJson(): void {
+    const parts = this.#json ?? [];
+    this.#json = undefined;
+    const res = this.#ex.res;
+    res.writeHead(this.#status, clientHeaders(this.#ex, this.#upstreamHeaders));
+    for (const p of parts) {
+      this.#probe?.push(p);
+      res.write(p);
+    }
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
@@ -170,6 +214,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       if (error instanceof ClientGoneError) return this.#settle({ kind: 'aborted' });
       return this.#settle({ kind: 'failed', failure: classify(error), error });
     }
+    if (this.#json) this.#releaseJson();
     // The answer was already under way: the client must see that it broke.
     this.#finishUsage();
     const res = ex.res;

@@ -18,11 +18,13 @@ export const GATEWAY_ERRORS = {
   method_not_allowed: { status: 405, type: 'invalid_request_error' },
   body_too_large: { status: 413, type: 'invalid_request_error' },
   rate_limit_exceeded: { status: 429, type: 'rate_limit_error' },
+  concurrency_limit_exceeded: { status: 429, type: 'rate_limit_error' },
   all_targets_throttled: { status: 429, type: 'rate_limit_error' },
   upstream_unreachable: { status: 502, type: 'server_error' },
   upstream_error: { status: 502, type: 'server_error' },
   no_target_available: { status: 503, type: 'server_error' },
   shutting_down: { status: 503, type: 'server_error' },
+  state_store_unavailable: { status: 503, type: 'server_error' },
   upstream_timeout: { status: 504, type: 'server_error' },
   internal_error: { status: 500, type: 'server_error' },
 } as const satisfies Record<string, { status: number; type: string }>;

@@ -4,6 +4,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Consumer } from '../auth/consumer-keys.ts';
+import { limitHeaders } from '../limits/limit-headers.ts';
+import type { Admitted } from '../limits/consumer-limiter.ts';
 import type { DeploymentPool, Target } from '../routing/target.ts';
 import { requestId, traceContext, type TraceContext } from '../telemetry/trace-context.ts';
 import { estimateRequestTokens, generatesTokens } from '../tokens/estimate.ts';
@@ -29,6 +31,7 @@ export class Exchange {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly started = performance.now();
+  readonly startedAt = Date.now();
   readonly requestId: string;
   readonly trace: TraceContext;
 
@@ -44,6 +47,11 @@ export class Exchange {
   stream = false;
   /** the body's `user` field */
   user: string | undefined;
+  readonly clientIp: string | undefined;
+  /** the consumer's limits this request was admitted under (a limited consumer only) */
+  admitted: Admitted | undefined;
+  /** the gateway asked upstream for the usage chunk the client did not ask for: it is removed again */
+  injectedUsage = false;
 
   attempts = 0;
   /** the target that produced the response the client got */
@@ -66,6 +74,7 @@ export class Exchange {
     this.requestId = requestId(typeof rid === 'string' ? rid : undefined);
     const tp = req.headers.traceparent;
     this.trace = traceContext(typeof tp === 'string' ? tp : undefined);
+    this.clientIp = req.socket.remoteAddress;
   }
 
   /** The gateway's own response headers, on every answer. */
@@ -79,7 +88,19 @@ export class Exchange {
       h['x-gateway-endpoint'] = this.target.endpoint.name;
       h['x-gateway-deployment'] = this.target.upstreamName;
     }
+    if (this.admitted) Object.assign(h, limitHeaders(this.admitted, this.chargedTokens()));
     return h;
+  }
+
+  /**
+   * Tokens this request is charged: what upstream reported, else — for an
+   * answer that started — the estimate (usage that never arrived is not
+   * zero), else nothing.
+   */
+  chargedTokens(): number {
+    if (this.usage) return this.usage.totalTokens;
+    if (this.status >= 200 && this.status < 300 && this.admitted) return this.admitted.estimate;
+    return 0;
   }
 
   /** Registers what to do when the exchange is aborted (the running attempt's abort). */

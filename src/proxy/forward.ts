@@ -127,7 +127,7 @@ async function send(ex: Exchange, target: Target, hold: (status: number) => bool
     ex,
     target,
     { path: upstreamPath(ex, target), headers, body: body.length > 0 ? body : null },
-    { hold, firstByteMs: timeouts.firstByteMs, idleStreamMs: timeouts.idleStreamMs },
+    { hold, holdJson: ex.admitted !== undefined, firstByteMs: timeouts.firstByteMs, idleStreamMs: timeouts.idleStreamMs },
   );
 }
 

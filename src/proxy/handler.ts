@@ -1,24 +1,30 @@
 // The data-plane pipeline: route → authenticate → read body → resolve the
-// deployment → forward → log. Each step either fills the Exchange or throws a
-// GatewayError, which becomes an OpenAI-shaped answer.
+// deployment → consumer limits → forward; then log, settle and record. Each
+// step either fills the Exchange or throws a GatewayError, which becomes an
+// OpenAI-shaped answer.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { mayUse, presentedKey } from '../auth/consumer-keys.ts';
+import type { Ledger } from '../ledger/ledger.ts';
+import type { ConsumerLimiter } from '../limits/consumer-limiter.ts';
 import type { Runtime } from '../runtime/runtime.ts';
+import { StoreUnavailableError } from '../state/fallback-store.ts';
 import type { AccessLog } from '../telemetry/access-log.ts';
-import { ClientGoneError, Exchange, TotalTimeoutError } from './exchange.ts';
 import { GatewayError, sendError } from './errors.ts';
+import { accessRecord, auditRecord, pathOf, usageRecord } from './exchange-records.ts';
+import { ClientGoneError, Exchange, TotalTimeoutError } from './exchange.ts';
 import { forward } from './forward.ts';
-import { JsonShapeError, scanJsonFields, stringField } from './json-fields.ts';
-import { findFormField, multipartBoundary } from './multipart-fields.ts';
 import { readBody } from './request-body.ts';
+import { bodyModel, readBodyFields, requestStreamUsage } from './request-fields.ts';
 import { isDeploymentName, matchRoute, type Route } from './routes.ts';
 
 export interface HandlerDeps {
   /** the config snapshot a new request starts on */
   runtime(): Runtime;
-  /** false while starting or shutting down: /readyz answers 503 */
-  ready(): boolean;
+  /** false while shutting down or while a fail-closed state store is away: /readyz answers 503 */
+  ready(): Promise<boolean>;
   accessLog: AccessLog;
+  limiter: ConsumerLimiter;
+  ledger: Ledger | undefined;
   /** called when an exchange starts and when it has closed, for graceful shutdown */
   track(delta: 1 | -1): void;
 }
@@ -28,10 +34,8 @@ export function createRequestHandler(deps: HandlerDeps) {
     const ex = new Exchange(req, res);
     const runtime = deps.runtime();
     deps.track(1);
-    const timer = setTimeout(
-      () => ex.abort(new TotalTimeoutError(runtime.config.resilience.timeouts.totalMs)),
-      runtime.config.resilience.timeouts.totalMs,
-    );
+    const { totalMs } = runtime.config.resilience.timeouts;
+    const timer = setTimeout(() => ex.abort(new TotalTimeoutError(totalMs)), totalMs);
     timer.unref();
     res.once('close', () => {
       clearTimeout(timer);
@@ -39,15 +43,15 @@ export function createRequestHandler(deps: HandlerDeps) {
         if (ex.status === 0) ex.status = 499;
         ex.abort(new ClientGoneError());
       }
-      deps.accessLog.write(accessRecord(ex));
+      finished(ex, deps);
       deps.track(-1);
     });
-    handle(ex, runtime, deps).catch((err: unknown) => fail(ex, err));
+    handle(ex, runtime, deps).catch((err: unknown) => fail(ex, err, deps));
   };
 }
 
 async function handle(ex: Exchange, runtime: Runtime, deps: HandlerDeps): Promise<void> {
-  const { req, res } = ex;
+  const { req } = ex;
   const matched = matchRoute(req.url ?? '/');
   switch (matched.kind) {
     case 'none':
@@ -60,7 +64,7 @@ async function handle(ex: Exchange, runtime: Runtime, deps: HandlerDeps): Promis
     case 'healthz':
       return sendJson(ex, 200, { status: 'ok' });
     case 'readyz':
-      return deps.ready() ? sendJson(ex, 200, { status: 'ready' }) : sendJson(ex, 503, { status: 'not ready' });
+      return (await deps.ready()) ? sendJson(ex, 200, { status: 'ready' }) : sendJson(ex, 503, { status: 'not ready' });
   }
   const route: Route = matched;
   ex.route = route;
@@ -81,11 +85,7 @@ async function handle(ex: Exchange, runtime: Runtime, deps: HandlerDeps): Promis
   readBodyFields(ex);
 
   if (route.kind === 'body-model') {
-    const model = ex.json
-      ? stringField(ex.body, ex.json, 'model')
-      : ex.boundary
-        ? formFieldValue(ex)
-        : undefined;
+    const model = bodyModel(ex);
     if (model === undefined || model === '') {
       throw new GatewayError('model_required', 'This route needs a "model" field naming a deployment.', { param: 'model' });
     }
@@ -98,44 +98,52 @@ async function handle(ex: Exchange, runtime: Runtime, deps: HandlerDeps): Promis
   if (consumer.requireUser && !ex.user) {
     throw new GatewayError('user_required', 'This key requires a "user" field in the request body.', { param: 'user' });
   }
+  await admit(ex, deps.limiter);
+  requestStreamUsage(ex);
   await forward(ex, runtime);
+}
+
+/** Holds the consumer to its limits: 429 with the exact time to come back, or 403 when its quota is spent. */
+async function admit(ex: Exchange, limiter: ConsumerLimiter): Promise<void> {
+  const now = Date.now();
+  const limits = limiter.limitsFor(
+    {
+      consumer: ex.consumer!,
+      user: ex.user,
+      clientIp: ex.clientIp,
+      header: (name) => {
+        const v = ex.req.headers[name];
+        return Array.isArray(v) ? v[0] : v;
+      },
+    },
+    now,
+  );
+  if (!limits) return;
+  const admitted = await limiter.admit(limits, ex.estimatedTokens(ex.deployment!.defaultMaxTokens), now);
+  ex.admitted = admitted;
+  const r = admitted.result;
+  if (r.ok) return;
+  switch (r.reason) {
+    case 'quota':
+      throw new GatewayError('quota_exceeded', `The token quota of this key (${limits.quota?.limit} tokens, ${limits.quota?.period}) is spent.`);
+    case 'concurrent':
+      throw new GatewayError('concurrency_limit_exceeded', `Too many requests at once for this key (limit ${limits.concurrent}).`, { retryAfterMs: 1000 });
+    default: {
+      const what = r.reason === 'tokens' ? `${limits.tpm} tokens per minute` : `${limits.rpm} requests per minute`;
+      throw new GatewayError('rate_limit_exceeded', `Rate limit of ${what} reached for this key; retry after ${Math.ceil((r.retryAfterMs ?? 0) / 1000)} s.`, {
+        retryAfterMs: r.retryAfterMs,
+      });
+    }
+  }
 }
 
 function resolveDeployment(ex: Exchange, runtime: Runtime, name: string): void {
   const deployment = runtime.deployments.get(name);
   if (!deployment) throw new GatewayError('deployment_not_found', `The deployment "${name}" does not exist.`);
+  ex.deployment = deployment;
   if (!mayUse(ex.consumer!, name)) {
     throw new GatewayError('deployment_not_allowed', `This key may not use the deployment "${name}".`);
   }
-  ex.deployment = deployment;
-}
-
-function readBodyFields(ex: Exchange): void {
-  const contentType = ex.req.headers['content-type'];
-  if (ex.body.length === 0) return;
-  if (contentType === undefined || contentType.includes('json')) {
-    try {
-      ex.json = scanJsonFields(ex.body);
-    } catch (err) {
-      if (!(err instanceof JsonShapeError)) throw err;
-      // A deployment route forwards what it got: upstream judges the body.
-      if (ex.route?.kind === 'body-model') {
-        throw new GatewayError('invalid_body', `The request body is not a JSON object: ${err.message}.`);
-      }
-      return;
-    }
-    const stream = ex.json.fields.get('stream');
-    ex.stream = stream !== undefined && ex.body[stream.start] === 0x74; /* true */
-    const user = stringField(ex.body, ex.json, 'user');
-    if (user) ex.user = user;
-    return;
-  }
-  ex.boundary = multipartBoundary(contentType);
-}
-
-function formFieldValue(ex: Exchange): string | undefined {
-  const span = findFormField(ex.body, ex.boundary!, 'model');
-  return span ? ex.body.toString('utf8', span.start, span.end).trim() : undefined;
 }
 
 function listModels(ex: Exchange, runtime: Runtime, id: string | undefined): void {
@@ -158,12 +166,18 @@ function sendJson(ex: Exchange, status: number, value: unknown): void {
   ex.res.end(body);
 }
 
-function fail(ex: Exchange, err: unknown): void {
+function fail(ex: Exchange, err: unknown, deps: HandlerDeps): void {
+  let gwErr: GatewayError;
+  if (err instanceof GatewayError) gwErr = err;
+  else if (err instanceof StoreUnavailableError) gwErr = new GatewayError('state_store_unavailable', 'The gateway cannot reach its shared state; retry shortly.', { retryAfterMs: 1000 });
+  else {
+    gwErr = new GatewayError('internal_error', 'The gateway failed to handle the request.');
+    ex.error = `internal: ${(err as Error)?.message ?? String(err)}`;
+  }
+  ex.error ??= gwErr.code;
+  const audit = auditRecord(ex, gwErr.code, { retryAfterMs: gwErr.retryAfterMs, reason: ex.admitted?.result.reason });
+  if (audit) deps.ledger?.audit(audit);
   if (ex.res.destroyed) return;
-  const gwErr =
-    err instanceof GatewayError ? err : new GatewayError('internal_error', 'The gateway failed to handle the request.');
-  if (!(err instanceof GatewayError)) ex.error = `internal: ${(err as Error)?.message ?? String(err)}`;
-  else ex.error ??= gwErr.code;
   if (ex.res.headersSent) {
     ex.res.destroy();
     return;
@@ -172,34 +186,11 @@ function fail(ex: Exchange, err: unknown): void {
   sendError(ex.res, gwErr, ex.gatewayHeaders());
 }
 
-function pathOf(url: string | undefined): string {
-  const u = url ?? '/';
-  const q = u.indexOf('?');
-  return q === -1 ? u : u.slice(0, q);
-}
-
-function accessRecord(ex: Exchange) {
+/** The exchange closed: settle its limits, log it, record it. */
+function finished(ex: Exchange, deps: HandlerDeps): void {
   const now = performance.now();
-  return {
-    requestId: ex.requestId,
-    method: ex.req.method ?? '',
-    path: pathOf(ex.req.url).slice(0, 256),
-    consumer: ex.consumer?.name,
-    deployment: ex.deployment?.name,
-    endpoint: ex.target?.endpoint.name,
-    upstreamDeployment: ex.target?.upstreamName,
-    status: ex.status,
-    attempts: ex.attempts,
-    latencyMs: round(now - ex.started),
-    ttfbMs: ex.ttfbMs === undefined ? undefined : round(ex.ttfbMs),
-    stream: ex.stream,
-    promptTokens: ex.usage?.promptTokens,
-    completionTokens: ex.usage?.completionTokens,
-    totalTokens: ex.usage?.totalTokens,
-    model: ex.model,
-    error: ex.error,
-    traceId: ex.trace.traceId,
-  };
+  if (ex.admitted) deps.limiter.settle(ex.admitted, ex.chargedTokens(), Date.now());
+  deps.accessLog.write(accessRecord(ex, now));
+  const usage = usageRecord(ex, now);
+  if (usage) deps.ledger?.usage(usage);
 }
-
-const round = (ms: number) => Math.round(ms * 100) / 100;

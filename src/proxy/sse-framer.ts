@@ -35,3 +35,24 @@ export function sseErrorEvent(code: string, message: string): string {
   const data = JSON.stringify({ error: { message, type: 'server_error', code, param: null } });
   return `event: error\ndata: ${data}\n\n`;
 }
+
+const USAGE = Buffer.from('"usage":{');
+const NO_CHOICES = Buffer.from('"choices":[]');
+
+/**
+ * Whole events without the usage chunk the gateway asked for on the
+ * client's behalf (`choices: []` with a usage object).
+ */
+export function withoutUsageEvent(events: Buffer): Buffer {
+  if (events.indexOf(USAGE) === -1) return events;
+  const kept: Buffer[] = [];
+  let start = 0;
+  while (start < events.length) {
+    let end = events.indexOf('\n\n', start);
+    end = end === -1 ? events.length : end + 2;
+    const event = events.subarray(start, end);
+    if (!(event.indexOf(USAGE) !== -1 && event.indexOf(NO_CHOICES) !== -1)) kept.push(event);
+    start = end;
+  }
+  return Buffer.concat(kept);
+}

@@ -1,14 +1,22 @@
-// The gateway process's data-plane server: listens, serves the pipeline of
+// The gateway process's data-plane server: puts the parts together (state
+// store, router, ledger, limits), listens, serves the pipeline of
 // proxy/handler.ts, and shuts down gracefully — stop accepting, let in-flight
-// requests (streams included) finish within a bound, then close the rest.
+// requests (streams included) finish within a bound, write the ledger's
+// queue, then close the rest.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
+import { Ledger, openLedgerBackend } from '../ledger/ledger.ts';
+import { ConsumerLimiter } from '../limits/consumer-limiter.ts';
 import { createRequestHandler } from '../proxy/handler.ts';
 import { ActiveProber } from '../routing/active-probes.ts';
+import { Router } from '../routing/router.ts';
 import { compileRuntime, type Runtime } from '../runtime/runtime.ts';
+import { createStore } from '../state/index.ts';
+import type { StateStore } from '../state/store.ts';
 import { createAccessLog, noAccessLog } from '../telemetry/access-log.ts';
+import { MetricsRegistry } from '../telemetry/metrics.ts';
 
 export interface GatewayOptions {
   /** the gateway's logger; access lines go to it too when telemetry.accessLog is on */
@@ -20,24 +28,52 @@ export interface GatewayOptions {
 
 export class Gateway {
   readonly server: Server;
+  readonly metrics: MetricsRegistry;
+  readonly store: StateStore;
+  readonly ledger: Ledger;
   #runtime: Runtime;
   readonly #prober: ActiveProber | undefined;
   readonly #logger: Logger | undefined;
+  readonly #keysTimer: NodeJS.Timeout;
   #inFlight = 0;
   #draining = false;
   #idle: (() => void) | undefined;
   #closed: Promise<void> | undefined;
 
-  private constructor(config: Config, opts: GatewayOptions) {
-    this.#runtime = compileRuntime(config);
+  private constructor(config: Config, store: StateStore, metrics: MetricsRegistry, opts: GatewayOptions) {
+    this.metrics = metrics;
+    this.store = store;
     this.#logger = opts.logger;
+    this.#runtime = compileRuntime(config, new Router(config.resilience, store));
+    this.ledger = new Ledger(openLedgerBackend(config.ledger.url), {
+      maxPending: config.ledger.maxPendingRecords,
+      logger: opts.logger,
+      metrics,
+    });
+    const limiter = new ConsumerLimiter(store, {
+      ledger: this.ledger.backend,
+      leaseMs: config.resilience.timeouts.totalMs + 60_000,
+      logger: opts.logger,
+    });
     const probes = config.resilience.activeHealth;
     this.#prober = probes ? new ActiveProber(this.#runtime, probes) : undefined;
+    this.#keysTimer = setInterval(() => void this.refreshKeys(), config.ledger.keysRefreshSeconds * 1000);
+    this.#keysTimer.unref();
     const accessLog = opts.logger && config.telemetry.accessLog ? createAccessLog(opts.logger) : noAccessLog;
     const handler = createRequestHandler({
       runtime: () => this.#runtime,
-      ready: () => !this.#draining,
+      ready: async () => {
+        if (this.#draining) return false;
+        try {
+          await this.store.ping();
+          return true;
+        } catch {
+          return false;
+        }
+      },
       accessLog,
+      limiter,
+      ledger: this.ledger,
       track: (delta) => {
         this.#inFlight += delta;
         if (this.#inFlight === 0) this.#idle?.();
@@ -60,16 +96,24 @@ export class Gateway {
   }
 
   static async start(config: Config, opts: GatewayOptions = {}): Promise<Gateway> {
-    const gw = new Gateway(config, opts);
-    const host = opts.host ?? config.listen.host;
-    const port = opts.port ?? config.listen.port;
-    await new Promise<void>((resolve, reject) => {
-      gw.server.once('error', reject);
-      gw.server.listen(port, host, () => {
-        gw.server.off('error', reject);
-        resolve();
+    const metrics = new MetricsRegistry();
+    const store = await createStore(config.state, { logger: opts.logger, metrics });
+    const gw = new Gateway(config, store, metrics, opts);
+    try {
+      await gw.refreshKeys();
+      const host = opts.host ?? config.listen.host;
+      const port = opts.port ?? config.listen.port;
+      await new Promise<void>((resolve, reject) => {
+        gw.server.once('error', reject);
+        gw.server.listen(port, host, () => {
+          gw.server.off('error', reject);
+          resolve();
+        });
       });
-    });
+    } catch (err) {
+      await gw.close(0);
+      throw err;
+    }
     return gw;
   }
 
@@ -95,13 +139,26 @@ export class Gateway {
     return this.#inFlight;
   }
 
+  /** Picks up keys created or revoked in the ledger (the CLI writes there). Runs every ledger.keysRefreshSeconds. */
+  async refreshKeys(): Promise<void> {
+    try {
+      const now = Date.now();
+      const keys = await this.ledger.backend.keys();
+      this.#runtime.keys.setStored(keys.filter((k) => k.revokedAt === undefined && (k.expiresAt === undefined || k.expiresAt > now)));
+    } catch (err) {
+      this.#logger?.warn({ err: (err as Error).message }, 'keys: the ledger could not be read; the keys known before stay in use');
+    }
+  }
+
   /**
    * Stops accepting, waits up to `graceMs` (default listen.shutdownGraceMs)
-   * for in-flight requests, then closes every connection and upstream pool.
+   * for in-flight requests, then closes every connection, writes the
+   * ledger's queue and closes the upstream pools and the state store.
    */
   close(graceMs = this.#runtime.config.listen.shutdownGraceMs): Promise<void> {
     this.#closed ??= (async () => {
       this.#draining = true;
+      clearInterval(this.#keysTimer);
       const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
       this.server.closeIdleConnections();
       if (this.#inFlight > 0) {
@@ -119,6 +176,8 @@ export class Gateway {
       this.#prober?.close();
       this.#runtime.router.close();
       await this.#runtime.close(this.#inFlight > 0);
+      await this.ledger.close();
+      await this.store.close();
       this.#logger?.flush();
     })();
     return this.#closed;

@@ -55,6 +55,7 @@ export interface Quota {
   readonly limit: number;
   /** the calendar period, e.g. "2026-11" */
   readonly period: string;
+  readonly start: number;
   readonly endsAt: number;
 }
 

@@ -56,6 +56,7 @@ export function defaultSimulator(): SimulatorConfig {
 export function defaultGatewayConfig(sim: Simulator, patch?: (raw: Record<string, any>) => void): Config {
   const raw: Record<string, any> = {
     listen: { host: '127.0.0.1', port: 0 },
+    ledger: { url: 'sqlite::memory:' },
     endpoints: {
       east: { url: sim.account('east').url, auth: { type: 'api-key', key: UPSTREAM_KEY_EAST } },
       west: { url: sim.account('west').url, auth: { type: 'api-key', key: UPSTREAM_KEY_WEST } },

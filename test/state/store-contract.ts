@@ -201,7 +201,7 @@ export function storeContract(name: string, make: () => Promise<StateStore>): vo
 
     withStore('a token quota: seeded once, counted by actual use, refused once spent', async (s) => {
       const who = uid('consumer');
-      const quota = { consumer: who, limit: 1000, period: '2026-11', endsAt: T0 + 86_400_000 };
+      const quota = { consumer: who, limit: 1000, period: '2026-11', start: T0 - 1000, endsAt: T0 + 86_400_000 };
       const c = consumer({ quota });
       await s.seedQuota(quota, 900);
       await s.seedQuota(quota, 0);
