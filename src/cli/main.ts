@@ -1,6 +1,8 @@
 // `aoai-gateway <command>`: the CLI of DESIGN.md §6.
 import { check } from './check.ts';
 import { demo } from './demo.ts';
+import { keys } from './keys.ts';
+import { usage as usageReport } from './usage.ts';
 import { serve } from './serve.ts';
 import { simulate } from './simulate.ts';
 
@@ -10,6 +12,8 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   serve: { run: serve, summary: 'serve    [--config FILE]        run the gateway' },
   check: { run: check, summary: 'check    [--config FILE]        validate the config; print the routing plan' },
   simulate: { run: simulate, summary: 'simulate [--config FILE]        Azure OpenAI simulator (TPM/RPM, 429s, latency, faults)' },
+  keys: { run: keys, summary: 'keys     create --consumer NAME [--expires 90d] | list | revoke ID   consumer keys in the ledger' },
+  usage: { run: usageReport, summary: 'usage    [--by consumer|deployment|endpoint] [--since 24h] [--json|--csv]' },
   demo: { run: demo, summary: 'demo     [--port N]             simulator + gateway, no Azure account needed' },
 };
 

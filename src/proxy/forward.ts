@@ -52,7 +52,10 @@ export async function forward(ex: Exchange, runtime: Runtime): Promise<void> {
     }
     if (!choice.target) {
       // Throttled all round: say when to come back. Otherwise report what the last attempt got.
-      if (last === undefined || (last.kind === 'held' && last.answer.status === 429)) return refuse(ex, choice, resilience);
+      if (last === undefined || (last.kind === 'held' && last.answer.status === 429)) {
+        if (last) ex.target = last.target;
+        return refuse(ex, choice, resilience);
+      }
       break;
     }
 

@@ -12,12 +12,19 @@ export interface RawResponse {
 export function send(
   base: string,
   path: string,
-  opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
+  opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer; localAddress?: string } = {},
 ): Promise<RawResponse> {
   const url = new URL(base);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: url.hostname, port: url.port, path, method: opts.method ?? (opts.body === undefined ? 'GET' : 'POST'), headers: opts.headers },
+      {
+        host: url.hostname,
+        port: url.port,
+        path,
+        method: opts.method ?? (opts.body === undefined ? 'GET' : 'POST'),
+        headers: opts.headers,
+        localAddress: opts.localAddress,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
