@@ -3,44 +3,39 @@
 // aoai-gateway (key auth, routing, header rewriting, access log), for plain
 // and streamed chat completions.
 //
-//   npm run bench -- [--duration 10] [--concurrency 50]
+//   npm run bench -- [--duration 8] [--concurrency 50] [--rounds 3]
 //
 // The proxy under test runs alone on CPU 1; the simulator and the load
 // generator share CPU 0 (taskset), so the proxy's CPU time per request is
-// its own. Figures are ratios to the bare proxy measured in the same run.
+// its own. Every target runs once per round, rounds one after another, and
+// the figures are medians over the rounds: ratios to the bare proxy
+// measured in the same run.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { measure, type Measured } from './lib/measure.ts';
+import { measure } from './lib/measure.ts';
+import { interleaved, median } from './lib/rounds.ts';
 import { HAS_TASKSET, startNode, tempFile, type Started } from './lib/processes.ts';
+import { CHAT_PATH, chatRequest, SIM_KEY, startGatewayProcess, startSimulator } from './lib/sim-process.ts';
 
 const { values } = parseArgs({
   options: {
-    duration: { type: 'string', default: '10' },
+    duration: { type: 'string', default: '8' },
     concurrency: { type: 'string', default: '50' },
+    rounds: { type: 'string', default: '3' },
     json: { type: 'string' },
   },
 });
 const durationMs = Number(values.duration) * 1000;
 const concurrency = Number(values.concurrency);
+const rounds = Number(values.rounds);
 
-const SIM_KEY = 'bench-sim-key-0001';
 const CLIENT_KEY = 'bench-client-key-0001';
 const PROXY_CPU = 1;
 const LOAD_CPU = 0;
 
-writeFileSync(
-  tempFile('sim.yaml'),
-  `accounts:\n  bench: { port: 0, keys: [${SIM_KEY}], deployments: { gpt-4o: { completionTokens: 20 } } }\n`,
-);
-const sim = await startNode(['bin/aoai-gateway.js', 'simulate', '--config', tempFile('sim.yaml')], {
-  cpu: LOAD_CPU,
-  ready: /bench\s+(http:\/\/\S+)/,
-});
-const simUrl = sim.match[1];
+const { url: simUrl, proc: sim } = await startSimulator(LOAD_CPU);
 
-writeFileSync(
-  tempFile('gateway.yaml'),
-  `listen: { host: 127.0.0.1, port: 0 }
+const gatewayYaml = `listen: { host: 127.0.0.1, port: 0 }
 ledger: { url: "sqlite:${tempFile('ledger.db')}" }
 endpoints:
   bench: { url: ${simUrl}, auth: { type: api-key, key: ${SIM_KEY} } }
@@ -48,8 +43,7 @@ deployments:
   gpt-4o: { targets: [ { endpoint: bench } ] }
 consumers:
   bench: { keys: [ ${CLIENT_KEY} ], deployments: ['*'] }
-`,
-);
+`;
 
 interface Target {
   name: string;
@@ -67,56 +61,45 @@ const targets: Target[] = [
   },
   {
     name: 'aoai-gateway',
-    start: () =>
-      startNode(['bin/aoai-gateway.js', 'serve', '--config', tempFile('gateway.yaml')], {
-        cpu: PROXY_CPU,
-        ready: /"url":"(http:[^"]+)"/,
-      }),
+    start: () => startGatewayProcess('gateway', gatewayYaml, PROXY_CPU),
     key: CLIENT_KEY,
   },
 ];
 
-const PATH = '/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21';
-const body = (stream: boolean) =>
-  JSON.stringify({
-    messages: [
-      { role: 'system', content: 'You are a helpful assistant.' },
-      { role: 'user', content: 'Write a haiku about load balancers and quota.' },
-    ],
-    max_tokens: 64,
-    temperature: 0.7,
-    ...(stream ? { stream: true } : {}),
-  });
+const PATH = CHAT_PATH;
+const body = chatRequest;
 
-interface Row {
-  mode: string;
-  target: string;
-  loaded: Measured;
-  single: Measured;
+interface Run {
+  rps: number;
+  cpu: number;
+  p50: number;
+  p99: number;
 }
-const rows: Row[] = [];
-
-for (const stream of [false, true]) {
-  for (const t of targets) {
-    const started = t.start ? await t.start() : undefined;
-    const url = started ? started.match[1] : (t.url as string);
-    const pid = started?.proc.pid ?? sim.proc.pid;
-    const load = (c: number, ms: number) =>
-      measure(
-        { url, path: PATH, headers: { 'api-key': t.key, 'content-type': 'application/json' }, body: body(stream), concurrency: c, durationMs: ms, warmupMs: 2000 },
-        pid,
-        LOAD_CPU,
-      );
-    const loaded = await load(concurrency, durationMs);
-    const single = await load(1, durationMs / 2);
-    rows.push({ mode: stream ? 'stream' : 'plain', target: t.name, loaded, single });
-    process.stderr.write(
-      `${stream ? 'stream' : 'plain '} ${t.name.padEnd(20)} ${loaded.rps.toFixed(0)} req/s  cpu ${loaded.cpuPerRequestUs?.toFixed(0)} µs/req  p50@1 ${single.p50.toFixed(3)} ms  errors ${loaded.errors + single.errors}  statuses ${JSON.stringify(loaded.statuses)}\n`,
+const cases = [false, true].flatMap((stream) => targets.map((t) => ({ ...t, stream })));
+const results = await interleaved(cases, rounds, async (c, round): Promise<Run> => {
+  const started = c.start ? await c.start() : undefined;
+  const url = started ? started.match[1] : (c.url as string);
+  const pid = started?.proc.pid ?? sim.proc.pid;
+  const load = (conc: number, ms: number) =>
+    measure(
+      { url, path: PATH, headers: { 'api-key': c.key, 'content-type': 'application/json' }, body: body(c.stream), concurrency: conc, durationMs: ms, warmupMs: 2000 },
+      pid,
+      LOAD_CPU,
     );
-    await started?.stop();
-  }
-}
+  const loaded = await load(concurrency, durationMs);
+  const single = await load(1, durationMs / 2);
+  process.stderr.write(
+    `round ${round + 1} ${c.stream ? 'stream' : 'plain '} ${c.name.padEnd(20)} ${loaded.rps.toFixed(0)} req/s  cpu ${loaded.cpuPerRequestUs?.toFixed(0)} µs/req  p50@1 ${single.p50.toFixed(3)} ms  errors ${loaded.errors + single.errors}  statuses ${JSON.stringify(loaded.statuses)}\n`,
+  );
+  await started?.stop();
+  return { rps: loaded.rps, cpu: loaded.cpuPerRequestUs ?? NaN, p50: single.p50, p99: single.p99 };
+});
 await sim.stop();
+
+const rows = cases.map((c, i) => {
+  const m = (k: keyof Run) => median(results[i].map((r) => r[k]));
+  return { mode: c.stream ? 'stream' : 'plain', target: c.name, rps: m('rps'), cpu: m('cpu'), p50: m('p50'), p99: m('p99') };
+});
 
 const out: string[] = [];
 out.push(
@@ -128,14 +111,12 @@ for (const mode of ['plain', 'stream']) {
   const bare = rows.find((r) => r.mode === mode && r.target === 'bare undici proxy')!;
   for (const r of rows.filter((x) => x.mode === mode)) {
     const isDirect = r === direct;
-    const cpu = isDirect ? '—' : r.loaded.cpuPerRequestUs!.toFixed(0);
-    const ratio = isDirect ? '—' : `${(r.loaded.cpuPerRequestUs! / bare.loaded.cpuPerRequestUs!).toFixed(2)}x`;
+    const cpu = isDirect ? '—' : r.cpu.toFixed(0);
+    const ratio = isDirect ? '—' : `${(r.cpu / bare.cpu).toFixed(2)}x`;
     const added = (a: number, b: number) => (isDirect ? '—' : `${(a - b).toFixed(3)} ms`);
-    out.push(
-      `| ${mode} | ${r.target} | ${r.loaded.rps.toFixed(0)} | ${cpu} | ${ratio} | ${added(r.single.p50, direct.single.p50)} | ${added(r.single.p99, direct.single.p99)} |`,
-    );
+    out.push(`| ${mode} | ${r.target} | ${r.rps.toFixed(0)} | ${cpu} | ${ratio} | ${added(r.p50, direct.p50)} | ${added(r.p99, direct.p99)} |`);
   }
 }
 const table = out.join('\n');
-process.stdout.write(`\n${table}\n\n${HAS_TASKSET ? `proxy pinned to CPU ${PROXY_CPU}, simulator and load generator to CPU ${LOAD_CPU}` : 'taskset not found: processes were not pinned'}\n`);
+process.stdout.write(`\n${table}\n\nmedians of ${rounds} interleaved rounds; ${HAS_TASKSET ? `proxy pinned to CPU ${PROXY_CPU}, simulator and load generator to CPU ${LOAD_CPU}` : 'taskset not found: processes were not pinned'}\n`);
 if (values.json) writeFileSync(values.json, JSON.stringify(rows, null, 2));

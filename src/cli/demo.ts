@@ -1,7 +1,7 @@
 import { formatIssues, validateConfig } from '../config/load.ts';
 import { Gateway } from '../server/gateway.ts';
 import { Simulator } from '../simulator/index.ts';
-import { createLogger } from '../telemetry/access-log.ts';
+import { createLogger, flushLogsSync } from '../telemetry/access-log.ts';
 import { parse, untilSignal } from './args.ts';
 import { DEMO_KEY, demoGatewayConfig, demoSimulatorConfig } from './demo-setup.ts';
 
@@ -28,6 +28,7 @@ export async function demo(args: string[]): Promise<number> {
   await untilSignal();
   await gateway.close(5_000);
   await sim.close();
+  flushLogsSync();
   return 0;
 }
 

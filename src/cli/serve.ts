@@ -1,6 +1,6 @@
 import { formatIssues, loadConfigFile } from '../config/load.ts';
 import { Gateway } from '../server/gateway.ts';
-import { createLogger } from '../telemetry/access-log.ts';
+import { createLogger, flushLogsSync } from '../telemetry/access-log.ts';
 import { configPath, parse, untilSignal } from './args.ts';
 
 export async function serve(args: string[]): Promise<number> {
@@ -14,10 +14,11 @@ export async function serve(args: string[]): Promise<number> {
   const logger = createLogger();
   const gateway = await Gateway.start(loaded.config, { logger });
   logger.info({ url: gateway.url, config: path }, 'aoai-gateway listening');
+  logger.flush();
   const signal = await untilSignal();
   logger.info({ signal }, 'stopping');
   await gateway.close();
   logger.info('stopped');
-  logger.flush();
+  flushLogsSync();
   return 0;
 }

@@ -2,9 +2,9 @@
 // written in batches on a timer. While the database is away they stay
 // queued, up to a bound; past it, new records are dropped, counted and
 // logged once. A shutdown writes what is queued before closing.
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Metrics } from '../telemetry/metrics.ts';
+import { uuidv7 } from './ids.ts';
 import type { AuditRecord, LedgerBackend, UsageRecord } from './records.ts';
 import { PostgresLedger } from './postgres.ts';
 import { SqliteLedger } from './sqlite.ts';
@@ -42,7 +42,7 @@ export class Ledger {
   constructor(backend: LedgerBackend, opts: LedgerOptions = {}) {
     this.backend = backend;
     this.#maxPending = opts.maxPending ?? 100_000;
-    this.#batchSize = opts.batchSize ?? 500;
+    this.#batchSize = opts.batchSize ?? 2000;
     this.#log = opts.logger;
     this.#metrics = opts.metrics;
     this.#metrics?.set(LEDGER_UP, 1);
@@ -52,12 +52,12 @@ export class Ledger {
 
   /** Records a finished request. Never waits, never throws. */
   usage(row: Omit<UsageRecord, 'id'>): void {
-    this.#enqueue({ kind: 'usage', row: { id: randomUUID(), ...row } });
+    this.#enqueue({ kind: 'usage', row: { id: uuidv7(row.time), ...row } });
   }
 
   /** Records a refusal or a key change. Never waits, never throws. */
   audit(row: Omit<AuditRecord, 'id'>): void {
-    this.#enqueue({ kind: 'audit', row: { id: randomUUID(), ...row } });
+    this.#enqueue({ kind: 'audit', row: { id: uuidv7(row.time), ...row } });
   }
 
   get pending(): number {

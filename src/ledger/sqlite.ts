@@ -3,26 +3,27 @@
 // few milliseconds) so the writer buffers instead of stalling requests.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { AUDIT_COLUMNS, auditFromRow, auditValues, KEY_COLUMNS, keyFromRow, keyValues, USAGE_COLUMNS, usageQuery, usageRowFromRow, usageValues } from './columns.ts';
 import { MIGRATIONS, SCHEMA_TABLE } from './migrations.ts';
 import type { AuditRecord, GroupBy, LedgerBackend, StoredKey, UsageRecord, UsageRow } from './records.ts';
 
 const BUSY_TIMEOUT_MS = 20;
 
+/** Rows per INSERT statement: one statement per chunk costs far less than one per row. */
+const ROWS_PER_STATEMENT = 100;
+
 export class SqliteLedger implements LedgerBackend {
   readonly dialect = 'sqlite';
   readonly db: DatabaseSync;
-  readonly #insertUsage;
-  readonly #insertAudit;
+  /** prepared multi-row inserts, by table and row count */
+  readonly #inserts = new Map<string, StatementSync>();
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new DatabaseSync(path);
     this.db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS};`);
     this.#migrateSync();
-    this.#insertUsage = this.db.prepare(`INSERT OR IGNORE INTO usage_records (${USAGE_COLUMNS.join(', ')}) VALUES (${USAGE_COLUMNS.map(() => '?').join(', ')})`);
-    this.#insertAudit = this.db.prepare(`INSERT OR IGNORE INTO audit_records (${AUDIT_COLUMNS.join(', ')}) VALUES (${AUDIT_COLUMNS.map(() => '?').join(', ')})`);
   }
 
   async migrate(): Promise<void> {
@@ -30,15 +31,31 @@ export class SqliteLedger implements LedgerBackend {
   }
 
   async insertUsage(rows: readonly UsageRecord[]): Promise<void> {
-    this.#inTransaction(() => {
-      for (const r of rows) this.#insertUsage.run(...usageValues(r, (b) => (b ? 1 : 0)));
-    });
+    this.#insertRows('usage_records', USAGE_COLUMNS, rows.map((r) => usageValues(r, (b) => (b ? 1 : 0))));
   }
 
   async insertAudit(rows: readonly AuditRecord[]): Promise<void> {
+    this.#insertRows('audit_records', AUDIT_COLUMNS, rows.map(auditValues));
+  }
+
+  #insertRows(table: string, columns: readonly string[], rows: readonly SQLInputValue[][]): void {
     this.#inTransaction(() => {
-      for (const r of rows) this.#insertAudit.run(...auditValues(r));
+      for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+        const chunk = rows.slice(i, i + ROWS_PER_STATEMENT);
+        this.#insert(table, columns, chunk.length).run(...chunk.flat());
+      }
     });
+  }
+
+  #insert(table: string, columns: readonly string[], rows: number): StatementSync {
+    const k = `${table}/${rows}`;
+    let st = this.#inserts.get(k);
+    if (!st) {
+      const tuple = `(${columns.map(() => '?').join(', ')})`;
+      st = this.db.prepare(`INSERT OR IGNORE INTO ${table} (${columns.join(', ')}) VALUES ${Array(rows).fill(tuple).join(', ')}`);
+      this.#inserts.set(k, st);
+    }
+    return st;
   }
 
   async tokensSince(consumer: string, since: number): Promise<number> {

@@ -7,7 +7,7 @@ import type { Dispatcher } from 'undici';
 import type { Target } from '../routing/target.ts';
 import { createUsageProbe, type UsageProbe } from '../usage/usage-probe.ts';
 import { ClientGoneError, TotalTimeoutError, type Exchange } from './exchange.ts';
-import { SseFramer, sseErrorEvent, withoutUsageEvent } from './sse-framer.ts';
+import { SseFramer, sseErrorEvent, USAGE_OBJECT, withoutUsageEvent } from './sse-framer.ts';
 import type { UpstreamRequest } from './upstream-request.ts';
 
 export type FailureKind = 'connect-error' | 'timeout';
@@ -164,10 +164,17 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       if (this.#jsonBytes > MAX_HELD_JSON) this.#releaseJson();
       return;
     }
-    let out = this.#framer ? this.#framer.push(chunk) : chunk;
-    if (out.length === 0) return;
-    this.#probe?.push(out);
-    if (this.#ex.injectedUsage) out = withoutUsageEvent(out);
+    let out = chunk;
+    if (this.#framer) {
+      out = this.#framer.push(chunk);
+      if (out.length === 0) return;
+      // One look for a usage object serves both reading it and removing the chunk the client did not ask for.
+      const hasUsage = out.indexOf(USAGE_OBJECT) !== -1;
+      this.#probe?.push(out, hasUsage);
+      if (hasUsage && this.#ex.injectedUsage) out = withoutUsageEvent(out);
+    } else {
+      this.#probe?.push(out);
+    }
     if (!this.#ex.res.write(out)) controller.pause();
   }
 

@@ -12,6 +12,11 @@ export class SseFramer {
 
   /** The complete events in what has arrived so far (possibly empty). */
   push(chunk: Buffer): Buffer {
+    // The usual case: the upstream wrote whole events, so the chunk ends on a boundary.
+    const n = chunk.length;
+    if (!this.#held && n >= 2 && chunk[n - 1] === 0x0a && (chunk[n - 2] === 0x0a || (chunk[n - 2] === 0x0d && chunk[n - 3] === 0x0a))) {
+      return chunk;
+    }
     const data = this.#held ? Buffer.concat([this.#held, chunk]) : chunk;
     this.#held = undefined;
     const end = Math.max(data.lastIndexOf('\n\n'), data.lastIndexOf('\n\r\n'));
@@ -36,22 +41,22 @@ export function sseErrorEvent(code: string, message: string): string {
   return `event: error\ndata: ${data}\n\n`;
 }
 
-const USAGE = Buffer.from('"usage":{');
+export const USAGE_OBJECT = Buffer.from('"usage":{');
 const NO_CHOICES = Buffer.from('"choices":[]');
 
 /**
  * Whole events without the usage chunk the gateway asked for on the
- * client's behalf (`choices: []` with a usage object).
+ * client's behalf (`choices: []` with a usage object). Call it only on
+ * events that hold a usage object.
  */
 export function withoutUsageEvent(events: Buffer): Buffer {
-  if (events.indexOf(USAGE) === -1) return events;
   const kept: Buffer[] = [];
   let start = 0;
   while (start < events.length) {
     let end = events.indexOf('\n\n', start);
     end = end === -1 ? events.length : end + 2;
     const event = events.subarray(start, end);
-    if (!(event.indexOf(USAGE) !== -1 && event.indexOf(NO_CHOICES) !== -1)) kept.push(event);
+    if (!(event.indexOf(USAGE_OBJECT) !== -1 && event.indexOf(NO_CHOICES) !== -1)) kept.push(event);
     start = end;
   }
   return Buffer.concat(kept);

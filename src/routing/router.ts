@@ -16,6 +16,15 @@ import { WaitQueue } from './wait-queue.ts';
 /** Why a target is out (or that it is not). */
 export type Condition = TargetView['condition'] | 'passive' | 'probe-failed';
 
+/** How long the store's last word on a pool is good enough to choose by (the reservation checks it anyway). */
+const VIEW_TTL_MS = 1000;
+
+interface CachedViews {
+  readonly at: number;
+  readonly ids: readonly string[];
+  readonly views: readonly TargetView[];
+}
+
 /** Conditions that mean "throttled" (a client gets 429) rather than "broken" (503). */
 const THROTTLED: ReadonlySet<Condition> = new Set(['cooling', 'passive', 'over-budget']);
 
@@ -42,6 +51,8 @@ export class Router {
   readonly #health = new Map<string, TargetHealth>();
   readonly #choosers = new Map<string, Chooser>();
   readonly #queues = new Map<string, WaitQueue>();
+  /** what the store last said of each pool's targets, and when */
+  readonly #views = new Map<string, CachedViews>();
   readonly #cfg: LocalHealthConfig;
   readonly #failureStatus: (status: number) => boolean;
   readonly #maxQueued: number;
@@ -81,33 +92,50 @@ export class Router {
       cost,
       now,
     );
-    return pool.targets.map((target, i) => this.#combine(target, views[i]));
+    this.#remember(pool, now, views);
+    return this.#combineAll(pool, views);
   }
 
   /**
    * Chooses an available target of `pool` not in `tried` for a request
-   * costing `cost`, and reserves it (budget, circuit trial, in flight).
+   * costing `cost`, and reserves it (budget, circuit trial, in flight). The
+   * choice is made from what the last reservation in this pool saw, when
+   * that is recent: one round trip to the store, a second only if the state
+   * changed meanwhile (another replica took the last of a budget, cooled a
+   * target…).
    */
   async pick(pool: DeploymentPool, tried: ReadonlySet<Target>, cost: number, now = Date.now()): Promise<Choice> {
-    const statuses = await this.status(pool, cost, now);
-    for (let round = 0; round < pool.targets.length; round++) {
+    const cached = this.#views.get(pool.name);
+    let fromCache = cached !== undefined && now - cached.at < VIEW_TTL_MS;
+    let statuses = fromCache ? this.#combineAll(pool, cached!.views) : await this.status(pool, cost, now);
+    const limits = pool.targets.map((t) => t.limits);
+    for (let round = 0; round <= pool.targets.length; round++) {
       const candidates: Candidate[] = [];
       for (const s of statuses) {
         if (s.at <= now && !tried.has(s.target)) {
           candidates.push({ target: s.target, inFlight: s.health.inFlight, latencyMs: s.health.latencyMs, headroom: headroom(s) });
         }
       }
-      if (candidates.length === 0) return none(statuses, now);
+      if (candidates.length === 0) {
+        // Nothing, by what was seen before: look again before saying so.
+        if (fromCache) {
+          fromCache = false;
+          statuses = await this.status(pool, cost, now);
+          continue;
+        }
+        return none(statuses, now);
+      }
       const chosen = candidates.length === 1 ? candidates[0] : this.#chooser(pool)(candidates);
       const i = pool.targets.indexOf(chosen.target);
-      const view = await this.store.reserve(chosen.target.limits, cost, now);
-      if (view.condition === 'available') {
+      const r = await this.store.reserve(limits, i, cost, now);
+      this.#remember(pool, now, r.views);
+      fromCache = false;
+      statuses = this.#combineAll(pool, r.views);
+      if (r.reserved) {
         const health = statuses[i].health;
         health.inFlight++;
         return { target: chosen.target, health };
       }
-      // Another replica took what was left: look again without it.
-      statuses[i] = this.#combine(chosen.target, view);
     }
     return none(statuses, now);
   }
@@ -131,6 +159,7 @@ export class Router {
       retryAfterMs = retryDelayMs(result.headers, now);
     } else outcome = 'success';
     void this.store.report(target.limits, { outcome, coolMs, retryAfterMs }, now).catch(() => {});
+    this.#forget(target.id);
   }
 
   /** The result of an active probe. */
@@ -153,11 +182,32 @@ export class Router {
   async drain(id: string, drained = true): Promise<boolean> {
     if (!this.#health.has(id)) return false;
     await this.store.drain(id, drained);
+    this.#forget(id, true);
     return true;
   }
 
   close(): void {
     for (const q of this.#queues.values()) q.close();
+  }
+
+  #remember(pool: DeploymentPool, at: number, views: readonly TargetView[]): void {
+    this.#views.set(pool.name, { at, ids: pool.targets.map((t) => t.id), views });
+  }
+
+  /**
+   * An outcome this process reported may have brought a target back (a
+   * trial that closed its circuit); what was remembered of it as out is
+   * forgotten, so the next choice asks the store.
+   */
+  #forget(id: string, always = false): void {
+    for (const [name, c] of this.#views) {
+      const i = c.ids.indexOf(id);
+      if (i !== -1 && (always || c.views[i].condition !== 'available')) this.#views.delete(name);
+    }
+  }
+
+  #combineAll(pool: DeploymentPool, views: readonly TargetView[]): TargetStatus[] {
+    return pool.targets.map((target, i) => this.#combine(target, views[i]));
   }
 
   #combine(target: Target, view: TargetView): TargetStatus {

@@ -1,6 +1,6 @@
 // The state store of a single instance: maps in this process.
 import { Circuit } from './circuit.ts';
-import type { Admission, ConsumerLimits, Quota, Settlement, StateStore, TargetLimits, TargetReport, TargetView } from './store.ts';
+import type { Admission, ConsumerLimits, Quota, Reservation, Settlement, StateStore, TargetLimits, TargetReport, TargetView } from './store.ts';
 import { BucketWindow, type WindowSpec } from './window.ts';
 
 const MINUTE: Omit<WindowSpec, 'capacity'> = { windowMs: 60_000 };
@@ -32,15 +32,16 @@ export class MemoryStore implements StateStore {
     return limits.map((l) => this.#view(l, cost, now));
   }
 
-  async reserve(l: TargetLimits, cost: number, now: number): Promise<TargetView> {
-    const view = this.#view(l, cost, now);
-    if (view.condition !== 'available') return view;
+  async reserve(pool: readonly TargetLimits[], index: number, cost: number, now: number): Promise<Reservation> {
+    const views = pool.map((l) => this.#view(l, cost, now));
+    if (views[index].condition !== 'available') return { reserved: false, views };
+    const l = pool[index];
     const s = this.#target(l.id);
     if (l.tokens) s.tokens.add(l.tokens, cost, now);
     if (l.requests) s.requests.add(l.requests, 1, now);
     if (l.evenly) s.evenly.add(l.evenly, cost, now);
     s.circuit.onSend(l.breaker, now);
-    return view;
+    return { reserved: true, views };
   }
 
   async report(l: TargetLimits, r: TargetReport, now: number): Promise<void> {

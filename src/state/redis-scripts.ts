@@ -25,16 +25,17 @@ local function wused(key, w, now)
   local used = wlive(key, w, now)
   return used
 end
+-- ms until \`amount\` fits (0: now), and what the window holds
 local function wwait(key, cap, w, amount, now)
   local used, live = wlive(key, w, now)
-  if used + amount <= cap then return 0 end
+  if used + amount <= cap then return 0, used end
   table.sort(live, function(x, y) return x[1] < y[1] end)
   local freed = 0
   for _, e in ipairs(live) do
     freed = freed + e[2]
-    if used - freed + amount <= cap then return wexpiry(e[1], w) - now end
+    if used - freed + amount <= cap then return wexpiry(e[1], w) - now, used end
   end
-  return w
+  return w, used
 end
 local function wadd(key, w, amount, at)
   local b = math.floor(at / (w / BUCKETS))
@@ -64,8 +65,11 @@ end
 -- keys: hash, tokens, requests, evenly; caps: tokCap, tokWin, reqCap, reqWin, evenCap, evenWin (0: none)
 local function view(h, ktok, kreq, keven, c, cost, now)
   local tokCap, tokWin, reqCap, reqWin, evenCap, evenWin = c[1], c[2], c[3], c[4], c[5], c[6]
-  local headroom = -1
-  if tokWin > 0 then headroom = math.max(0, tokCap - wused(ktok, tokWin, now)) end
+  local headroom, wait = -1, 0
+  if tokWin > 0 then
+    local w, used = wwait(ktok, tokCap, tokWin, cost, now)
+    headroom, wait = math.max(0, tokCap - used), w
+  end
   local hv = redis.call('HMGET', h, 'cd', 'dr')
   if hv[2] == '1' then return 'inf', 'drained', headroom end
   local at, cond = now, 'available'
@@ -74,10 +78,8 @@ local function view(h, ktok, kreq, keven, c, cost, now)
   if cs == 2 and tu > now and tu > at then at, cond = tu, 'half-open' end
   local cd = tonumber(hv[1]) or 0
   if cd > at then at, cond = cd, 'cooling' end
-  local wait = 0
-  if tokWin > 0 then wait = math.max(wait, wwait(ktok, tokCap, tokWin, cost, now)) end
-  if reqWin > 0 then wait = math.max(wait, wwait(kreq, reqCap, reqWin, 1, now)) end
-  if evenWin > 0 then wait = math.max(wait, wwait(keven, evenCap, evenWin, cost, now)) end
+  if reqWin > 0 then wait = math.max(wait, (wwait(kreq, reqCap, reqWin, 1, now))) end
+  if evenWin > 0 then wait = math.max(wait, (wwait(keven, evenCap, evenWin, cost, now))) end
   if wait > 0 and now + wait > at then at, cond = now + wait, 'over-budget' end
   return num(at), cond, headroom
 end
@@ -98,20 +100,31 @@ end
 return out
 `;
 
-/** KEYS: hash, tokens, requests, evenly; ARGV: now, cost, 6 caps, trialLeaseMs. */
+/**
+ * KEYS: 4 per target of the pool; ARGV: now, cost, index (0-based), trialLeaseMs, then 6 caps per target.
+ * Reserves target \`index\` if it is available; returns reserved (0/1), then at, condition, headroom per target.
+ */
 export const RESERVE = `${WINDOW}${TARGET}
-local now, cost = tonumber(ARGV[1]), tonumber(ARGV[2])
-local c = {}
-for j = 1, 6 do c[j] = tonumber(ARGV[2 + j]) end
-local at, cond, headroom = view(KEYS[1], KEYS[2], KEYS[3], KEYS[4], c, cost, now)
-if cond == 'available' then
-  if c[2] > 0 then wadd(KEYS[2], c[2], cost, now) end
-  if c[4] > 0 then wadd(KEYS[3], c[4], 1, now) end
-  if c[6] > 0 then wadd(KEYS[4], c[6], cost, now) end
-  local cs = circuit(KEYS[1], now)
-  if cs == 2 then redis.call('HSET', KEYS[1], 'tu', now + tonumber(ARGV[9])) end
+local now, cost, index, lease = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local out, chosen = { 0 }, nil
+for i = 0, #KEYS / 4 - 1 do
+  local c = {}
+  for j = 1, 6 do c[j] = tonumber(ARGV[4 + i * 6 + j]) end
+  local at, cond, headroom = view(KEYS[i * 4 + 1], KEYS[i * 4 + 2], KEYS[i * 4 + 3], KEYS[i * 4 + 4], c, cost, now)
+  out[#out + 1] = at
+  out[#out + 1] = cond
+  out[#out + 1] = num(headroom)
+  if i == index and cond == 'available' then chosen = c end
 end
-return { at, cond, num(headroom) }
+if chosen then
+  local k = index * 4
+  if chosen[2] > 0 then wadd(KEYS[k + 2], chosen[2], cost, now) end
+  if chosen[4] > 0 then wadd(KEYS[k + 3], chosen[4], 1, now) end
+  if chosen[6] > 0 then wadd(KEYS[k + 4], chosen[6], cost, now) end
+  if circuit(KEYS[k + 1], now) == 2 then redis.call('HSET', KEYS[k + 1], 'tu', now + lease) end
+  out[1] = 1
+end
+return out
 `;
 
 /**
@@ -166,9 +179,10 @@ local now, rpm, tpm, conc, tokens = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumb
 local lease, leaseMs, qlimit = ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
 local MIN = 60000
 if tpm > 0 then tokens = math.min(tokens, tpm) end
-local usedReq, usedTok, qused = 0, 0, nil
-if rpm > 0 then usedReq = wused(KEYS[1], MIN, now) end
-if tpm > 0 then usedTok = wused(KEYS[2], MIN, now) end
+-- One read of each window gives what it holds and when this request would fit.
+local wr, wt, usedReq, usedTok, qused = 0, 0, 0, 0, nil
+if rpm > 0 then wr, usedReq = wwait(KEYS[1], rpm, MIN, 1, now) end
+if tpm > 0 then wt, usedTok = wwait(KEYS[2], tpm, MIN, tokens, now) end
 if qlimit > 0 then qused = tonumber(redis.call('GET', KEYS[4])) or 0 end
 local function s(v) if v == nil then return '' end return num(v) end
 local remReq, remTok = nil, nil
@@ -180,9 +194,6 @@ if conc > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
   if redis.call('ZCARD', KEYS[3]) >= conc then return refuse('concurrent', nil) end
 end
-local wr, wt = 0, 0
-if rpm > 0 then wr = wwait(KEYS[1], rpm, MIN, 1, now) end
-if tpm > 0 then wt = wwait(KEYS[2], tpm, MIN, tokens, now) end
 if wr > 0 or wt > 0 then
   if wt > wr then return refuse('tokens', wt) end
   return refuse('requests', math.max(wr, wt))

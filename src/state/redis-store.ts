@@ -6,6 +6,7 @@ import type {
   ConsumerLimits,
   LimitReason,
   Quota,
+  Reservation,
   SharedCondition,
   Settlement,
   StateStore,
@@ -68,9 +69,15 @@ export class RedisStore implements StateStore {
     return limits.map((_, i) => toView(out[i * 3], out[i * 3 + 1], out[i * 3 + 2]));
   }
 
-  async reserve(l: TargetLimits, cost: number, now: number): Promise<TargetView> {
-    const out = (await this.#run.reserve(this.#targetKeys(l.id), [now, cost, ...caps(l), l.breaker.trialLeaseMs])) as string[];
-    return toView(out[0], out[1], out[2]);
+  async reserve(pool: readonly TargetLimits[], index: number, cost: number, now: number): Promise<Reservation> {
+    const keys: string[] = [];
+    const args: (string | number)[] = [now, cost, index, pool[index].breaker.trialLeaseMs];
+    for (const l of pool) {
+      keys.push(...this.#targetKeys(l.id));
+      args.push(...caps(l));
+    }
+    const out = (await this.#run.reserve(keys, args)) as (number | string)[];
+    return { reserved: out[0] === 1, views: pool.map((_, i) => toView(String(out[1 + i * 3]), String(out[2 + i * 3]), String(out[3 + i * 3]))) };
   }
 
   async report(l: TargetLimits, r: TargetReport, now: number): Promise<void> {

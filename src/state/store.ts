@@ -31,6 +31,12 @@ export interface TargetView {
   readonly headroom: number | undefined;
 }
 
+export interface Reservation {
+  readonly reserved: boolean;
+  /** every target of the pool, as it stood before the reservation */
+  readonly views: TargetView[];
+}
+
 export interface TargetReport {
   /** the attempt's verdict for the circuit; 'abandoned': the client left, no verdict */
   readonly outcome: 'success' | 'failure' | 'abandoned';
@@ -86,8 +92,13 @@ export interface Settlement {
 export interface StateStore {
   readonly kind: 'memory' | 'redis';
   targets(limits: readonly TargetLimits[], cost: number, now: number): Promise<TargetView[]>;
-  /** Takes the target for a request if it still can (condition 'available'): budget, and the trial of a half-open circuit. */
-  reserve(limits: TargetLimits, cost: number, now: number): Promise<TargetView>;
+  /**
+   * Takes `pool[index]` for a request if it still can (its budget, and the
+   * trial of a half-open circuit), in the same round trip telling how every
+   * target of the pool stood: a caller that lost a race chooses again from
+   * fresh views, and one that won keeps them for its next choice.
+   */
+  reserve(pool: readonly TargetLimits[], index: number, cost: number, now: number): Promise<Reservation>;
   report(limits: TargetLimits, report: TargetReport, now: number): Promise<void>;
   drain(id: string, drained: boolean): Promise<void>;
 

@@ -28,10 +28,37 @@ export interface AccessLog {
   flush(): void;
 }
 
-/** A pino logger for the gateway's own events (start, stop, warnings). */
+/** Log lines to a file descriptor are written 4 KiB at a time, and at least this often. */
+const FLUSH_EVERY_MS = 500;
+const destinations = new Set<{ flushSync(): void }>();
+
+/**
+ * A pino logger (access lines and the gateway's own events). Writing to a
+ * file descriptor, lines are gathered into 4 KiB writes — one system call
+ * for dozens of lines — and flushed every half second.
+ */
 export function createLogger(dest: DestinationStream | number = 1, level = 'info'): Logger {
-  const stream = typeof dest === 'number' ? pino.destination({ dest, sync: false }) : dest;
+  if (typeof dest !== 'number') return pino({ base: { service: 'aoai-gateway' }, level, timestamp: pino.stdTimeFunctions.isoTime }, dest);
+  const stream = pino.destination({ dest, sync: false, minLength: 4096 });
+  destinations.add(stream);
+  const timer = setInterval(() => stream.flush(), FLUSH_EVERY_MS);
+  timer.unref();
+  stream.on('close', () => {
+    clearInterval(timer);
+    destinations.delete(stream);
+  });
   return pino({ base: { service: 'aoai-gateway' }, level, timestamp: pino.stdTimeFunctions.isoTime }, stream);
+}
+
+/** Writes out every buffered log line now (before the process exits). */
+export function flushLogsSync(): void {
+  for (const d of destinations) {
+    try {
+      d.flushSync();
+    } catch {
+      // a destination that is already closed has nothing left to write
+    }
+  }
 }
 
 export function createAccessLog(logger: Logger): AccessLog {

@@ -13,7 +13,8 @@ export interface UsageResult {
 }
 
 export interface UsageProbe {
-  push(chunk: Buffer): void;
+  /** `hasUsage`: the caller has looked, and the chunk holds a usage object (SSE only) */
+  push(chunk: Buffer, hasUsage?: boolean): void;
   result(): UsageResult;
 }
 
@@ -52,11 +53,11 @@ class SseUsageProbe implements UsageProbe {
   #usage: Usage | undefined;
   #model: string | undefined;
 
-  push(events: Buffer): void {
+  push(events: Buffer, hasUsage = events.indexOf(USAGE_OBJECT) !== -1): void {
     if (this.#model === undefined) {
       this.#model = /"model"\s*:\s*"([^"\\]{1,200})"/.exec(events.toString('latin1', 0, HEAD_BYTES))?.[1];
     }
-    if (events.indexOf(USAGE_OBJECT) === -1) return;
+    if (!hasUsage) return;
     for (const line of events.toString('utf8').split('\n')) {
       if (!line.startsWith('data:') || !line.includes('"usage":{')) continue;
       try {

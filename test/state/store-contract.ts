@@ -21,6 +21,13 @@ function consumer(o: Partial<ConsumerLimits> = {}): ConsumerLimits {
   return { key: uid('c'), rpm: undefined, tpm: undefined, concurrent: undefined, quota: undefined, ...o };
 }
 
+/** Reserves one target on its own: the view it was judged by ('available': it was taken). */
+async function reserveOne(s: StateStore, t: TargetLimits, cost: number, now: number) {
+  const r = await s.reserve([t], 0, cost, now);
+  assert.equal(r.reserved, r.views[0].condition === 'available');
+  return r.views[0];
+}
+
 export function storeContract(name: string, make: () => Promise<StateStore>): void {
   describe(`state store contract: ${name}`, () => {
     const withStore = (title: string, fn: (s: StateStore) => Promise<void>) =>
@@ -42,7 +49,7 @@ export function storeContract(name: string, make: () => Promise<StateStore>): vo
       await s.report(t, { outcome: 'success', coolMs: 5000 }, T0 + 200);
       assert.equal((await s.targets([t], 0, T0 + 700))[0].at, T0 + 5200);
       assert.equal((await s.targets([t], 0, T0 + 5200))[0].condition, 'available');
-      assert.equal((await s.reserve(t, 0, T0 + 1000)).condition, 'cooling');
+      assert.equal((await reserveOne(s, t, 0, T0 + 1000)).condition, 'cooling');
     });
 
     withStore('the circuit opens after the failures in its window', async (s) => {
@@ -67,26 +74,26 @@ export function storeContract(name: string, make: () => Promise<StateStore>): vo
       const t = target({ breaker: { ...breaker, threshold: 1 } });
       await s.report(t, { outcome: 'failure' }, T0);
       const at = T0 + 30_000;
-      assert.equal((await s.reserve(t, 0, at)).condition, 'available', 'the trial');
-      const second = await s.reserve(t, 0, at + 10);
+      assert.equal((await reserveOne(s, t, 0, at)).condition, 'available', 'the trial');
+      const second = await reserveOne(s, t, 0, at + 10);
       assert.equal(second.condition, 'half-open', 'no second trial');
       assert.equal(second.at, at + 5000, 'until the trial\'s lease ends');
       await s.report(t, { outcome: 'success' }, at + 100);
-      assert.equal((await s.reserve(t, 0, at + 200)).condition, 'available');
-      assert.equal((await s.reserve(t, 0, at + 201)).condition, 'available', 'closed: no more trials');
+      assert.equal((await reserveOne(s, t, 0, at + 200)).condition, 'available');
+      assert.equal((await reserveOne(s, t, 0, at + 201)).condition, 'available', 'closed: no more trials');
     });
 
     withStore('a failed trial opens it again; an abandoned trial frees the slot; a lost trial times out', async (s) => {
       const t = target({ breaker: { ...breaker, threshold: 1 } });
       await s.report(t, { outcome: 'failure' }, T0);
       const at = T0 + 30_000;
-      await s.reserve(t, 0, at);
+      await reserveOne(s, t, 0, at);
       await s.report(t, { outcome: 'abandoned' }, at + 10);
-      assert.equal((await s.reserve(t, 0, at + 20)).condition, 'available', 'a new trial');
+      assert.equal((await reserveOne(s, t, 0, at + 20)).condition, 'available', 'a new trial');
       await s.report(t, { outcome: 'failure' }, at + 500);
       assert.deepEqual(await s.targets([t], 0, at + 600), [{ at: at + 30_500, condition: 'circuit-open', headroom: undefined }]);
       const later = at + 30_500;
-      await s.reserve(t, 0, later);
+      await reserveOne(s, t, 0, later);
       assert.equal((await s.targets([t], 0, later + 4999))[0].condition, 'half-open');
       assert.equal((await s.targets([t], 0, later + 5000))[0].condition, 'available', 'the trial\'s replica went quiet');
     });
@@ -112,13 +119,13 @@ export function storeContract(name: string, make: () => Promise<StateStore>): vo
 
     withStore('a budget is never exceeded; what does not fit waits for the window', async (s) => {
       const t = target({ tokens: { capacity: 1000, windowMs: 60_000 }, requests: { capacity: 3, windowMs: 10_000 } });
-      assert.equal((await s.reserve(t, 600, T0)).condition, 'available');
+      assert.equal((await reserveOne(s, t, 600, T0)).condition, 'available');
       assert.equal((await s.targets([t], 400, T0 + 10))[0].condition, 'available');
       assert.deepEqual(await s.targets([t], 401, T0 + 10), [{ at: T0 + 60_500, condition: 'over-budget', headroom: 400 }]);
-      assert.equal((await s.reserve(t, 401, T0 + 10)).condition, 'over-budget', 'reserve checks too');
-      assert.equal((await s.reserve(t, 100, T0 + 20)).condition, 'available');
-      assert.equal((await s.reserve(t, 100, T0 + 30)).condition, 'available');
-      const fourth = await s.reserve(t, 1, T0 + 40);
+      assert.equal((await reserveOne(s, t, 401, T0 + 10)).condition, 'over-budget', 'reserve checks too');
+      assert.equal((await reserveOne(s, t, 100, T0 + 20)).condition, 'available');
+      assert.equal((await reserveOne(s, t, 100, T0 + 30)).condition, 'available');
+      const fourth = await reserveOne(s, t, 1, T0 + 40);
       assert.equal(fourth.condition, 'over-budget', '3 requests per 10 s');
       assert.equal(fourth.at, T0 + 10_000 + 10_000 / 120);
       assert.equal((await s.targets([t], 400, T0 + 60_500))[0].condition, 'available', 'the first left the minute');
@@ -126,16 +133,29 @@ export function storeContract(name: string, make: () => Promise<StateStore>): vo
 
     withStore('an even spread: at most its share in any short window', async (s) => {
       const t = target({ tokens: { capacity: 6000, windowMs: 60_000 }, evenly: { capacity: 1000, windowMs: 10_000 } });
-      await s.reserve(t, 900, T0);
+      await reserveOne(s, t, 900, T0);
       assert.equal((await s.targets([t], 100, T0 + 1))[0].condition, 'available');
       assert.equal((await s.targets([t], 101, T0 + 1))[0].condition, 'over-budget');
+    });
+
+    withStore('reserving one target of a pool tells how all of them stand; one that cannot serve is not taken', async (s) => {
+      const full = target({ tokens: { capacity: 100, windowMs: 60_000 } });
+      const free = target();
+      const first = await s.reserve([full, free], 0, 80, T0);
+      assert.equal(first.reserved, true);
+      const second = await s.reserve([full, free], 0, 80, T0 + 1);
+      assert.equal(second.reserved, false);
+      assert.deepEqual(second.views.map((v) => v.condition), ['over-budget', 'available']);
+      assert.equal(second.views[0].headroom, 20);
+      const third = await s.reserve([full, free], 1, 80, T0 + 2);
+      assert.equal(third.reserved, true);
     });
 
     withStore('a drained target is out until undrained', async (s) => {
       const t = target();
       await s.drain(t.id, true);
       assert.deepEqual(await s.targets([t], 0, T0), [{ at: Infinity, condition: 'drained', headroom: undefined }]);
-      assert.equal((await s.reserve(t, 0, T0)).condition, 'drained');
+      assert.equal((await reserveOne(s, t, 0, T0)).condition, 'drained');
       await s.drain(t.id, false);
       assert.equal((await s.targets([t], 0, T0))[0].condition, 'available');
     });
