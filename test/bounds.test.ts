@@ -204,6 +204,7 @@ describe('shutdown', () => {
     writeFileSync(
       `${dir}/gw.yaml`,
       `listen: { host: 127.0.0.1, port: 0, shutdownGraceMs: ${graceMs} }
+admin: { port: 0 }
 ledger: { url: "sqlite:${dir}/ledger.db" }
 endpoints:
   east: { url: ${h.sim.account('east').url}, auth: { type: api-key, key: any-key } }

@@ -43,7 +43,7 @@ prices:
   );
   const loaded = loadConfigFile(config);
   assert.ok(loaded.ok);
-  gw = await Gateway.start(loaded.config);
+  gw = await Gateway.start(loaded.config, { adminPort: 0 });
 });
 after(async () => {
   await gw.close(100);

@@ -47,7 +47,7 @@ async function gateway(targets: Targets, resilience: Record<string, unknown> = {
     resilience,
   });
   if (!r.ok) throw new Error(formatIssues(r.issues));
-  const gw = await Gateway.start(r.config);
+  const gw = await Gateway.start(r.config, { adminPort: 0 });
   gateways.push(gw);
   return gw;
 }

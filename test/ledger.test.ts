@@ -12,7 +12,7 @@ import { Ledger, LEDGER_DROPPED, LEDGER_UP } from '../src/ledger/ledger.ts';
 import { PostgresLedger } from '../src/ledger/postgres.ts';
 import type { LedgerBackend, UsageRecord } from '../src/ledger/records.ts';
 import { SqliteLedger } from '../src/ledger/sqlite.ts';
-import { MetricsRegistry } from '../src/telemetry/metrics.ts';
+import { MetricsRecorder } from './helpers/metrics-recorder.ts';
 import { chatBody, eventually, KEY_A, startSingle } from './helpers/harness.ts';
 import { json, send } from './helpers/http.ts';
 import { PG_URL, tempSchema } from './helpers/pg.ts';
@@ -131,7 +131,7 @@ describe('the writer', () => {
 
   test('SQLite locked by another writer: records wait, none is lost', async () => {
     const dir = mkdtempSync(`${tmpdir()}/aoaigw-ledger-`);
-    const metrics = new MetricsRegistry();
+    const metrics = new MetricsRecorder();
     const l = new Ledger(new SqliteLedger(`${dir}/l.db`), { flushMs: 20, metrics });
     const other = new DatabaseSync(`${dir}/l.db`);
     other.exec('BEGIN IMMEDIATE');
@@ -150,7 +150,7 @@ describe('the writer', () => {
     const proxy = await TcpProxy.start({ host: '127.0.0.1', port: 5432 });
     const schema = await tempSchema();
     schemas.push(schema);
-    const metrics = new MetricsRegistry();
+    const metrics = new MetricsRecorder();
     const logged: string[] = [];
     const logger = { error: (_o: unknown, msg: string) => logged.push(msg), info: () => {}, warn: () => {} } as never;
     const l = new Ledger(new PostgresLedger(schema.url(PG_URL.replace(':5432', `:${proxy.port}`))), { flushMs: 20, maxPending: 100, metrics, logger });
@@ -200,6 +200,7 @@ test('SIGTERM writes the queued records before the process exits', async () => {
   writeFileSync(
     `${dir}/gw.yaml`,
     `listen: { host: 127.0.0.1, port: 0 }
+admin: { port: 0 }
 ledger: { url: "sqlite:${dir}/ledger.db" }
 endpoints: { east: { url: ${h.sim.account('east').url}, auth: { type: api-key, key: k } } }
 deployments: { gpt-4o: { targets: [ { endpoint: east, deployment: gpt4o-ptu } ] } }

@@ -42,6 +42,7 @@ describe('three replicas on one Redis', () => {
     writeFileSync(
       `${dir}/gw.yaml`,
       `listen: { host: 127.0.0.1, port: 0 }
+admin: { port: 0 }
 state: { store: redis, url: "${REDIS_URL}", prefix: "aoaigw-replicas-${process.pid}-${Date.now()}:" }
 ledger: { url: "${schema.url()}", keysRefreshSeconds: 0.5 }
 resilience: { circuitBreaker: { failures: 1, tripSeconds: 30 } }
@@ -178,7 +179,7 @@ describe('when Redis goes away', () => {
       consumers: { c: { keys: [KEY_A], deployments: ['*'], limits: { requestsPerMinute: 1000 } } },
     });
     assert.ok(r.ok);
-    return Gateway.start(r.config, { logger: createLogger(log) });
+    return Gateway.start(r.config, { logger: createLogger(log), adminPort: 0 });
   }
   const CHAT = '/openai/deployments/d/chat/completions?api-version=2024-10-21';
 

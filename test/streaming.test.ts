@@ -35,7 +35,7 @@ before(async () => {
     consumers: { a: { keys: [KEY_A], deployments: ['*'] } },
   });
   assert.ok(r.ok);
-  gw = await Gateway.start(r.config);
+  gw = await Gateway.start(r.config, { adminPort: 0 });
 });
 after(async () => {
   await gw.close(100);

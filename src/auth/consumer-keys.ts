@@ -17,6 +17,11 @@ export function hashKey(key: string): Buffer {
   return createHash('sha256').update(key, 'utf8').digest();
 }
 
+/** The digest a key from the config stands for: given as `sha256:<hex>`, or hashed here. */
+export function configuredKeyDigest(key: string): Buffer {
+  return key.startsWith('sha256:') ? Buffer.from(key.slice(7).toLowerCase(), 'hex') : hashKey(key);
+}
+
 /** `sha256:<hex>` for a key, the form to paste into a config file. */
 export function formatKeyHash(key: string): string {
   return `sha256:${hashKey(key).toString('hex')}`;
@@ -57,7 +62,7 @@ export class KeyIndex {
       };
       byName.set(name, consumer);
       for (const key of c.keys) {
-        const digest = key.startsWith('sha256:') ? Buffer.from(key.slice(7).toLowerCase(), 'hex') : hashKey(key);
+        const digest = configuredKeyDigest(key);
         this.#fromConfig.set(digest.toString('base64'), { digest, consumer, expiresAt: undefined });
       }
     }

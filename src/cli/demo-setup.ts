@@ -3,6 +3,8 @@
 import type { SimulatorConfig } from '../simulator/index.ts';
 
 export const DEMO_KEY = 'demo-key-aoai-gateway-0001';
+/** The demo's admin key: the dashboard and the admin API on the admin port. */
+export const DEMO_ADMIN_KEY = 'demo-admin-key-aoai-gateway-0001';
 
 const latency = { baseMs: 150, perTokenMs: 20 };
 
@@ -37,9 +39,10 @@ export function demoSimulatorConfig(basePort: number): SimulatorConfig {
 }
 
 /** The gateway config over the simulator's accounts. */
-export function demoGatewayConfig(urls: { eastus: string; swedencentral: string; westus: string }, port: number) {
+export function demoGatewayConfig(urls: { eastus: string; swedencentral: string; westus: string }, port: number, adminPort = port === 0 ? 0 : port + 1) {
   return {
     listen: { host: '127.0.0.1', port },
+    admin: { host: '127.0.0.1', port: adminPort, key: DEMO_ADMIN_KEY },
     endpoints: {
       eastus: { url: urls.eastus, auth: { type: 'api-key', key: 'sim-key-eastus-0001' } },
       swedencentral: { url: urls.swedencentral, auth: { type: 'api-key', key: 'sim-key-sweden-0001' } },

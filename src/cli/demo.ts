@@ -3,7 +3,7 @@ import { Gateway } from '../server/gateway.ts';
 import { Simulator } from '../simulator/index.ts';
 import { createLogger, flushLogsSync } from '../telemetry/access-log.ts';
 import { parse, untilSignal } from './args.ts';
-import { DEMO_KEY, demoGatewayConfig, demoSimulatorConfig } from './demo-setup.ts';
+import { DEMO_ADMIN_KEY, DEMO_KEY, demoGatewayConfig, demoSimulatorConfig } from './demo-setup.ts';
 
 export async function demo(args: string[]): Promise<number> {
   const opts = parse(args, { port: { type: 'string', short: 'p' } });
@@ -22,9 +22,10 @@ export async function demo(args: string[]): Promise<number> {
     gateway = await Gateway.start(loaded.config, { logger });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || opts.port !== undefined) throw err;
-    gateway = await Gateway.start(loaded.config, { logger, port: 0 });
+    // A port is taken (another demo?): let the system pick both.
+    gateway = await Gateway.start(loaded.config, { logger, port: 0, adminPort: 0 });
   }
-  process.stdout.write(banner(gateway.url, sim));
+  process.stdout.write(banner(gateway.url, gateway.admin!.url, sim));
   await untilSignal();
   await gateway.close(5_000);
   await sim.close();
@@ -32,7 +33,7 @@ export async function demo(args: string[]): Promise<number> {
   return 0;
 }
 
-function banner(url: string, sim: Simulator): string {
+function banner(url: string, admin: string, sim: Simulator): string {
   const accounts = [...sim.accounts].map(([n, a]) => `    ${n.padEnd(14)} ${a.url}  ${[...a.deployments.keys()].join(', ')}`);
   return `
 aoai-gateway demo: a simulated Azure OpenAI estate behind one gateway. No Azure account needed.
@@ -40,6 +41,9 @@ aoai-gateway demo: a simulated Azure OpenAI estate behind one gateway. No Azure 
   gateway   ${url}
   key       ${DEMO_KEY}
   deployments  gpt-4o (PTU first, then two pay-as-you-go accounts), text-embedding-3-small
+
+  dashboard ${admin}/#key=${DEMO_ADMIN_KEY}
+  admin API ${admin}/admin/api/state   (Authorization: Bearer ${DEMO_ADMIN_KEY}; metrics at ${admin}/metrics)
 
   simulated accounts:
 ${accounts.join('\n')}

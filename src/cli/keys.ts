@@ -1,16 +1,12 @@
 // `aoai-gateway keys create|list|revoke`: consumer keys kept in the ledger,
 // only as their SHA-256. A new key is printed once; running gateways pick it
 // up (and a revocation) within ledger.keysRefreshSeconds.
-import { randomBytes, randomUUID } from 'node:crypto';
-import { hashKey } from '../auth/consumer-keys.ts';
 import { didYouMean } from '../config/suggest.ts';
-import type { StoredKey } from '../ledger/records.ts';
+import { createKey, keyStatus, revokeKey } from '../ledger/keys.ts';
 import { parse, UsageError } from './args.ts';
-import { parseCliDuration } from './durations.ts';
+import { parseCliDuration } from '../config/durations.ts';
 import { withLedger } from './ledger-access.ts';
 import { table } from './table.ts';
-
-const PREFIX_LENGTH = 12;
 
 export async function keys(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
@@ -35,21 +31,7 @@ async function create(args: string[]): Promise<number> {
     if (!config.consumers[consumer]) {
       throw new Error(`no consumer named "${consumer}" in the config${didYouMean(consumer, Object.keys(config.consumers))}; keys belong to a consumer the config defines`);
     }
-    const key = `aoai-${randomBytes(32).toString('base64url')}`;
-    const now = Date.now();
-    const stored: StoredKey = {
-      id: randomUUID().slice(0, 8),
-      consumer,
-      hash: hashKey(key).toString('hex'),
-      prefix: key.slice(0, PREFIX_LENGTH),
-      createdAt: now,
-      expiresAt: expiresIn === undefined ? undefined : now + expiresIn,
-      revokedAt: undefined,
-    };
-    await ledger.createKey(stored);
-    await ledger.insertAudit([
-      { id: randomUUID(), time: now, requestId: undefined, consumer, kind: 'key_created', detail: { keyId: stored.id, prefix: stored.prefix, expiresAt: stored.expiresAt }, clientIp: undefined },
-    ]);
+    const { key, stored } = await createKey(ledger, consumer, expiresIn);
     if (o.json) {
       process.stdout.write(`${JSON.stringify({ key, id: stored.id, consumer, prefix: stored.prefix, expiresAt: stored.expiresAt ?? null })}\n`);
     } else {
@@ -65,14 +47,13 @@ async function create(args: string[]): Promise<number> {
 async function list(args: string[]): Promise<number> {
   const o = parse(args, { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } });
   return withLedger(o.config, async (ledger) => {
-    const now = Date.now();
     const rows = (await ledger.keys()).map((k) => ({
       id: k.id,
       consumer: k.consumer,
       prefix: `${k.prefix}…`,
       created: new Date(k.createdAt).toISOString(),
       expires: k.expiresAt ? new Date(k.expiresAt).toISOString() : '',
-      status: k.revokedAt !== undefined ? 'revoked' : k.expiresAt !== undefined && k.expiresAt <= now ? 'expired' : 'active',
+      status: keyStatus(k),
     }));
     process.stdout.write(o.json ? `${JSON.stringify(rows)}\n` : table(rows, ['id', 'consumer', 'prefix', 'created', 'expires', 'status']));
     return 0;
@@ -84,17 +65,12 @@ async function revoke(args: string[]): Promise<number> {
   const target = o.positionals[0];
   if (!target) throw new UsageError('keys revoke needs a key id or prefix');
   return withLedger(o.values.config, async (ledger) => {
-    const now = Date.now();
-    const before = (await ledger.keys()).filter((k) => k.revokedAt === undefined && (k.id === target || k.prefix === target));
-    const n = await ledger.revokeKey(target, now);
-    if (n === 0) {
+    const revoked = await revokeKey(ledger, target);
+    if (revoked.length === 0) {
       process.stderr.write(`no active key with id or prefix "${target}"\n`);
       return 1;
     }
-    await ledger.insertAudit(
-      before.map((k) => ({ id: randomUUID(), time: now, requestId: undefined, consumer: k.consumer, kind: 'key_revoked' as const, detail: { keyId: k.id, prefix: k.prefix }, clientIp: undefined })),
-    );
-    process.stdout.write(`revoked ${n} key(s); running gateways refuse them within seconds\n`);
+    process.stdout.write(`revoked ${revoked.length} key(s); running gateways refuse them within seconds\n`);
     return 0;
   });
 }

@@ -4,7 +4,7 @@ import { createLogger, flushLogsSync } from '../telemetry/access-log.ts';
 import { configPath, parse, untilSignal } from './args.ts';
 
 export async function serve(args: string[]): Promise<number> {
-  const opts = parse(args, { config: { type: 'string', short: 'c' } });
+  const opts = parse(args, { config: { type: 'string', short: 'c' }, 'no-watch': { type: 'boolean' } });
   const path = configPath(opts.config);
   const loaded = loadConfigFile(path);
   if (!loaded.ok) {
@@ -12,10 +12,14 @@ export async function serve(args: string[]): Promise<number> {
     return 1;
   }
   const logger = createLogger();
-  const gateway = await Gateway.start(loaded.config, { logger });
-  logger.info({ url: gateway.url, config: path }, 'aoai-gateway listening');
+  const gateway = await Gateway.start(loaded.config, { logger, configPath: path, watch: !opts['no-watch'] });
+  logger.info({ url: gateway.url, admin: gateway.admin?.url, config: path }, 'aoai-gateway listening');
   logger.flush();
+  // SIGHUP reads the config file again (as nginx and haproxy do).
+  const onHup = () => void gateway.reload();
+  process.on('SIGHUP', onHup);
   const signal = await untilSignal();
+  process.off('SIGHUP', onHup);
   logger.info({ signal }, 'stopping');
   await gateway.close();
   logger.info('stopped');

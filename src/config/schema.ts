@@ -214,9 +214,24 @@ const ledger = z.strictObject({
 const price = z.strictObject({ input: num(0), output: num(0), cachedInput: num(0).optional() });
 
 const telemetry = z.strictObject({
+  /** /metrics on the admin port */
   prometheus: bool().default(true),
-  otlp: z.strictObject({ endpoint: nonEmpty() }).optional(),
+  /** OTLP/HTTP export of metrics and traces, e.g. to an OpenTelemetry Collector */
+  otlp: z
+    .strictObject({
+      endpoint: nonEmpty(),
+      headers: z.record(z.string(), text()).default({}),
+      intervalSeconds: num(1).default(15),
+      metrics: bool().default(true),
+      traces: bool().default(true),
+    })
+    .optional(),
+  /** Azure Monitor / Application Insights */
+  azureMonitor: z.strictObject({ connectionString: nonEmpty(), intervalSeconds: num(1).default(60) }).optional(),
   accessLog: bool().default(true),
+  serviceName: text().default('aoai-gateway'),
+  /** share of new traces recorded (0–1); a client's traceparent decides for its own */
+  traceSampleRatio: num(0, 1).default(1),
 });
 
 export const configSchema = z.strictObject({

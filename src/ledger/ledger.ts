@@ -64,6 +64,11 @@ export class Ledger {
     return this.#pending.length;
   }
 
+  /** false from a failed write until the next one succeeds */
+  get up(): boolean {
+    return this.#up;
+  }
+
   get dropped(): number {
     return this.#dropped;
   }

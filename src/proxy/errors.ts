@@ -5,6 +5,7 @@ import type { ServerResponse } from 'node:http';
 
 export const GATEWAY_ERRORS = {
   invalid_body: { status: 400, type: 'invalid_request_error' },
+  invalid_parameter: { status: 400, type: 'invalid_request_error' },
   model_required: { status: 400, type: 'invalid_request_error' },
   invalid_deployment_name: { status: 400, type: 'invalid_request_error' },
   invalid_path: { status: 400, type: 'invalid_request_error' },
@@ -12,6 +13,7 @@ export const GATEWAY_ERRORS = {
   missing_api_key: { status: 401, type: 'authentication_error' },
   invalid_api_key: { status: 401, type: 'authentication_error' },
   deployment_not_allowed: { status: 403, type: 'permission_error' },
+  admin_disabled: { status: 403, type: 'permission_error' },
   quota_exceeded: { status: 403, type: 'insufficient_quota' },
   deployment_not_found: { status: 404, type: 'invalid_request_error' },
   route_not_found: { status: 404, type: 'invalid_request_error' },

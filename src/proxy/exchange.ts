@@ -7,6 +7,7 @@ import type { Consumer } from '../auth/consumer-keys.ts';
 import { limitHeaders } from '../limits/limit-headers.ts';
 import type { Admitted } from '../limits/consumer-limiter.ts';
 import type { DeploymentPool, Target } from '../routing/target.ts';
+import type { Span } from '../telemetry/spans.ts';
 import { requestId, traceContext, type TraceContext } from '../telemetry/trace-context.ts';
 import { estimateRequestTokens, generatesTokens } from '../tokens/estimate.ts';
 import type { Usage } from '../usage/usage.ts';
@@ -33,7 +34,12 @@ export class Exchange {
   readonly started = performance.now();
   readonly startedAt = Date.now();
   readonly requestId: string;
-  readonly trace: TraceContext;
+  /** the request's trace context (its own span's, when a tracer is configured) */
+  trace: TraceContext;
+  /** the request's span, when a tracer is configured */
+  span: Span | undefined;
+  /** the traceparent of the running attempt's span: what upstream sees as its parent */
+  attemptTraceparent: string | undefined;
 
   route: Route | undefined;
   consumer: Consumer | undefined;

@@ -7,6 +7,8 @@ import type { Choice, None } from '../routing/router.ts';
 import type { AttemptResult } from '../routing/target-health.ts';
 import type { Target } from '../routing/target.ts';
 import type { Runtime } from '../runtime/runtime.ts';
+import { endAttemptSpan, startAttemptSpan } from '../telemetry/spans.ts';
+import type { Telemetry } from '../telemetry/telemetry.ts';
 import { describe, relayHeld, runAttempt, type AttemptOutcome, type HeldAnswer } from './attempt.ts';
 import { GatewayError } from './errors.ts';
 import { ClientGoneError, TotalTimeoutError, type Exchange } from './exchange.ts';
@@ -18,7 +20,7 @@ type Last =
   | { readonly kind: 'failed'; readonly target: Target; readonly outcome: Extract<AttemptOutcome, { kind: 'failed' }> }
   | undefined;
 
-export async function forward(ex: Exchange, runtime: Runtime): Promise<void> {
+export async function forward(ex: Exchange, runtime: Runtime, telemetry: Telemetry): Promise<void> {
   const pool = ex.deployment!;
   const { resilience } = runtime.config;
   const { router } = runtime;
@@ -35,6 +37,7 @@ export async function forward(ex: Exchange, runtime: Runtime): Promise<void> {
     let choice: Choice = router.queue(pool).length > 0 ? await router.outlook(pool, cost, now) : await router.pick(pool, tried, cost, now);
     if (!choice.target && resilience.queue.maxWaitMs > 0) {
       // Wait in line for the first target back; targets tried before may serve again after it.
+      const waitStarted = Date.now();
       const waiting = router.queue(pool).wait(
         (t) => router.pick(pool, new Set(), cost, t),
         (c) => c.target && router.finish(c.target, { kind: 'abandoned' }),
@@ -44,6 +47,7 @@ export async function forward(ex: Exchange, runtime: Runtime): Promise<void> {
       ex.onAbort(() => waiting.abort());
       choice = await waiting.choice;
       ex.onAbort(undefined);
+      telemetry.metrics.queueWait(pool.name, (Date.now() - waitStarted) / 1000);
       if (ex.abortReason) {
         if (choice.target) router.finish(choice.target, { kind: 'abandoned' });
         break;
@@ -62,14 +66,24 @@ export async function forward(ex: Exchange, runtime: Runtime): Promise<void> {
     const { target } = choice;
     tried.add(target);
     ex.attempts++;
+    const retryReason = last ? lastOutcome(last) : undefined;
+    const span = ex.span && telemetry.tracer
+      ? startAttemptSpan(telemetry.tracer, ex.span, { target: target.id, endpoint: target.endpoint.name, deployment: pool.name, attempt: ex.attempts, retryReason })
+      : undefined;
+    ex.attemptTraceparent = span?.traceparent;
     let outcome: AttemptOutcome;
     try {
       outcome = await send(ex, target, retry.hold, resilience);
     } catch (err) {
       router.finish(target, { kind: 'abandoned' });
+      if (span) endAttemptSpan(span.span, 'credential');
       throw err;
     }
     router.finish(target, healthResult(outcome));
+    if (outcome.kind === 'relayed' && ex.usage) router.health(target).countTokens(ex.usage.totalTokens, Date.now());
+    const result = outcomeName(outcome);
+    telemetry.metrics.attempt(pool.name, target.endpoint.name, target.id, result, retryReason !== undefined);
+    if (span) endAttemptSpan(span.span, result);
 
     switch (outcome.kind) {
       case 'relayed':
@@ -132,6 +146,24 @@ async function send(ex: Exchange, target: Target, hold: (status: number) => bool
     { path: upstreamPath(ex, target), headers, body: body.length > 0 ? body : null },
     { hold, holdJson: ex.admitted !== undefined, firstByteMs: timeouts.firstByteMs, idleStreamMs: timeouts.idleStreamMs },
   );
+}
+
+/** What an attempt came to, for metrics and spans: its status, connect-error, timeout or aborted. */
+function outcomeName(o: AttemptOutcome): string {
+  switch (o.kind) {
+    case 'relayed':
+    case 'held':
+      return String(o.status);
+    case 'failed':
+      return o.failure;
+    case 'aborted':
+      return 'aborted';
+  }
+}
+
+/** Why the next attempt is a retry. */
+function lastOutcome(last: NonNullable<Last>): string {
+  return last.kind === 'held' ? String(last.answer.status) : last.outcome.failure;
 }
 
 function healthResult(o: AttemptOutcome): AttemptResult {

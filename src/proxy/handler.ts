@@ -8,7 +8,10 @@ import type { Ledger } from '../ledger/ledger.ts';
 import type { ConsumerLimiter } from '../limits/consumer-limiter.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { StoreUnavailableError } from '../state/fallback-store.ts';
+import type { Activity } from '../admin/activity.ts';
 import type { AccessLog } from '../telemetry/access-log.ts';
+import { endRequestSpan, startRequestSpan } from '../telemetry/spans.ts';
+import type { Telemetry } from '../telemetry/telemetry.ts';
 import { GatewayError, sendError } from './errors.ts';
 import { accessRecord, auditRecord, pathOf, usageRecord } from './exchange-records.ts';
 import { ClientGoneError, Exchange, TotalTimeoutError } from './exchange.ts';
@@ -20,6 +23,8 @@ import { isDeploymentName, matchRoute, type Route } from './routes.ts';
 export interface HandlerDeps {
   /** the config snapshot a new request starts on */
   runtime(): Runtime;
+  telemetry: Telemetry;
+  activity: Activity;
   /** false while shutting down or while a fail-closed state store is away: /readyz answers 503 */
   ready(): Promise<boolean>;
   accessLog: AccessLog;
@@ -34,6 +39,13 @@ export function createRequestHandler(deps: HandlerDeps) {
     const ex = new Exchange(req, res);
     const runtime = deps.runtime();
     deps.track(1);
+    const tracer = deps.telemetry.tracer;
+    if (tracer) {
+      const t = header(req.headers.traceparent);
+      const started = startRequestSpan(tracer, req.method ?? 'GET', pathOf(req.url), t);
+      ex.span = started.span;
+      ex.trace = started.trace;
+    }
     const { totalMs } = runtime.config.resilience.timeouts;
     const timer = setTimeout(() => ex.abort(new TotalTimeoutError(totalMs)), totalMs);
     timer.unref();
@@ -100,7 +112,7 @@ async function handle(ex: Exchange, runtime: Runtime, deps: HandlerDeps): Promis
   }
   await admit(ex, deps.limiter);
   requestStreamUsage(ex);
-  await forward(ex, runtime);
+  await forward(ex, runtime, deps.telemetry);
 }
 
 /** Holds the consumer to its limits: 429 with the exact time to come back, or 403 when its quota is spent. */
@@ -141,6 +153,7 @@ function resolveDeployment(ex: Exchange, runtime: Runtime, name: string): void {
   const deployment = runtime.deployments.get(name);
   if (!deployment) throw new GatewayError('deployment_not_found', `The deployment "${name}" does not exist.`);
   ex.deployment = deployment;
+  ex.span?.updateName(`${ex.req.method} ${name}`);
   if (!mayUse(ex.consumer!, name)) {
     throw new GatewayError('deployment_not_allowed', `This key may not use the deployment "${name}".`);
   }
@@ -176,7 +189,11 @@ function fail(ex: Exchange, err: unknown, deps: HandlerDeps): void {
   }
   ex.error ??= gwErr.code;
   const audit = auditRecord(ex, gwErr.code, { retryAfterMs: gwErr.retryAfterMs, reason: ex.admitted?.result.reason });
-  if (audit) deps.ledger?.audit(audit);
+  if (audit) {
+    deps.ledger?.audit(audit);
+    deps.telemetry.metrics.refusal(ex.consumer?.name, audit.kind);
+    deps.activity.refusal({ time: audit.time, consumer: audit.consumer, deployment: ex.deployment?.name, status: gwErr.status, reason: audit.kind });
+  }
   if (ex.res.destroyed) return;
   if (ex.res.headersSent) {
     ex.res.destroy();
@@ -186,11 +203,57 @@ function fail(ex: Exchange, err: unknown, deps: HandlerDeps): void {
   sendError(ex.res, gwErr, ex.gatewayHeaders());
 }
 
-/** The exchange closed: settle its limits, log it, record it. */
+/** The exchange closed: settle its limits, log it, record it, count it. */
 function finished(ex: Exchange, deps: HandlerDeps): void {
   const now = performance.now();
-  if (ex.admitted) deps.limiter.settle(ex.admitted, ex.chargedTokens(), Date.now());
+  const charged = ex.chargedTokens();
+  if (ex.admitted) deps.limiter.settle(ex.admitted, charged, Date.now());
   deps.accessLog.write(accessRecord(ex, now));
   const usage = usageRecord(ex, now);
   if (usage) deps.ledger?.usage(usage);
+  if (ex.route?.kind === 'healthz' || ex.route?.kind === 'readyz') return;
+  const seconds = (now - ex.started) / 1000;
+  const endpoint = ex.target?.endpoint.name;
+  deps.telemetry.metrics.request({
+    consumer: ex.consumer?.name,
+    deployment: ex.deployment?.name,
+    endpoint,
+    status: ex.status,
+    seconds,
+    ttfbSeconds: ex.ttfbMs === undefined ? undefined : ex.ttfbMs / 1000,
+    operation: operationName(ex.route),
+    inputTokens: ex.usage?.promptTokens,
+    outputTokens: ex.usage?.completionTokens,
+  });
+  deps.activity.record(Date.now(), ex.consumer?.name, ex.status, charged);
+  if (ex.span) {
+    endRequestSpan(ex.span, ex.status, {
+      'aoai.consumer': ex.consumer?.name,
+      'gen_ai.request.model': ex.deployment?.name,
+      'gen_ai.response.model': ex.model,
+      'gen_ai.usage.input_tokens': ex.usage?.promptTokens,
+      'gen_ai.usage.output_tokens': ex.usage?.completionTokens,
+      'aoai.attempts': ex.attempts,
+      'aoai.endpoint': endpoint,
+      // the code only: the message after it (internal, credential) is for the log
+      'error.type': ex.error?.split(':', 1)[0],
+    });
+  }
+}
+
+/** The GenAI operation name of a route, from a fixed set (metric labels stay bounded). */
+function operationName(route: Route | undefined): string | undefined {
+  if (!route || !('operation' in route)) return undefined;
+  const op = route.operation;
+  if (op.endsWith('chat/completions')) return 'chat';
+  if (op === 'completions') return 'text_completion';
+  if (op === 'embeddings') return 'embeddings';
+  if (op === 'responses' || op.startsWith('responses/')) return 'responses';
+  if (op.startsWith('images/')) return 'image_generation';
+  if (op.startsWith('audio/')) return 'audio';
+  return 'other';
+}
+
+function header(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
 }

@@ -72,7 +72,7 @@ export function upstreamHeaders(ex: Exchange, bodyLength: number): Record<string
   if (bodyLength > 0 || ex.req.method === 'POST' || ex.req.method === 'PUT' || ex.req.method === 'PATCH') {
     out['content-length'] = String(bodyLength);
   }
-  out.traceparent = ex.trace.traceparent;
+  out.traceparent = ex.attemptTraceparent ?? ex.trace.traceparent;
   out['x-request-id'] = ex.requestId;
   return out;
 }

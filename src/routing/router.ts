@@ -53,22 +53,52 @@ export class Router {
   readonly #queues = new Map<string, WaitQueue>();
   /** what the store last said of each pool's targets, and when */
   readonly #views = new Map<string, CachedViews>();
-  readonly #cfg: LocalHealthConfig;
-  readonly #failureStatus: (status: number) => boolean;
-  readonly #maxQueued: number;
+  #cfg: LocalHealthConfig;
+  #failureStatus: (status: number) => boolean;
+  #maxQueued: number;
   readonly #random: Random;
+
+  /** told when a 429 cools a target */
+  onCooldown: ((target: Target) => void) | undefined;
 
   constructor(resilience: ResilienceConfig, store: StateStore, random: Random = Math.random) {
     this.store = store;
-    this.#cfg = {
-      cooldownDefaultMs: resilience.cooldown.defaultSeconds * 1000,
-      cooldownMaxMs: resilience.cooldown.maxSeconds * 1000,
-      remainingRequestsBelow: resilience.passiveHealth.remainingRequestsBelow,
-      remainingTokensBelow: resilience.passiveHealth.remainingTokensBelow,
-    };
+    this.#random = random;
+    this.#cfg = localConfig(resilience);
     this.#failureStatus = failureStatus(resilience);
     this.#maxQueued = resilience.queue.maxQueued;
-    this.#random = random;
+  }
+
+  /**
+   * A reloaded config: its thresholds apply from now; each target it still
+   * has keeps what was observed of it (its shared state is in the store,
+   * by target id); strategies and lines of deployments it still has go on.
+   */
+  configure(resilience: ResilienceConfig, pools: Iterable<DeploymentPool>): void {
+    this.#cfg = localConfig(resilience);
+    this.#failureStatus = failureStatus(resilience);
+    this.#maxQueued = resilience.queue.maxQueued;
+    const ids = new Set<string>();
+    const names = new Set<string>();
+    for (const pool of pools) {
+      names.add(pool.name);
+      for (const t of pool.targets) {
+        ids.add(t.id);
+        const h = this.#health.get(t.id);
+        if (h) h.update(t, this.#cfg);
+        else this.#health.set(t.id, new TargetHealth(t, this.#cfg));
+      }
+    }
+    for (const id of this.#health.keys()) if (!ids.has(id)) this.#health.delete(id);
+    for (const [name, q] of this.#queues) {
+      if (names.has(name)) q.max = this.#maxQueued;
+      else {
+        q.close();
+        this.#queues.delete(name);
+      }
+    }
+    for (const name of this.#choosers.keys()) if (!names.has(name)) this.#choosers.delete(name);
+    this.#views.clear();
   }
 
   /** What this process observed of a target, created on first use. */
@@ -79,6 +109,11 @@ export class Router {
       this.#health.set(target.id, h);
     }
     return h;
+  }
+
+  /** Every target this router knows, by id. */
+  get targets(): ReadonlyMap<string, TargetHealth> {
+    return this.#health;
   }
 
   healthById(id: string): TargetHealth | undefined {
@@ -159,6 +194,7 @@ export class Router {
       retryAfterMs = retryDelayMs(result.headers, now);
     } else outcome = 'success';
     void this.store.report(target.limits, { outcome, coolMs, retryAfterMs }, now).catch(() => {});
+    if (coolMs !== undefined) this.onCooldown?.(target);
     this.#forget(target.id);
   }
 
@@ -231,6 +267,15 @@ export class Router {
     }
     return c;
   }
+}
+
+function localConfig(r: ResilienceConfig): LocalHealthConfig {
+  return {
+    cooldownDefaultMs: r.cooldown.defaultSeconds * 1000,
+    cooldownMaxMs: r.cooldown.maxSeconds * 1000,
+    remainingRequestsBelow: r.passiveHealth.remainingRequestsBelow,
+    remainingTokensBelow: r.passiveHealth.remainingTokensBelow,
+  };
 }
 
 /** Tokens a target can still take: the store's count of its declared minute, or what it last reported, the lower. */

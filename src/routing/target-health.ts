@@ -3,6 +3,7 @@
 // What every replica must agree on (cooldown, circuit, budget, drain) is in
 // the state store (src/state).
 import type { IncomingHttpHeaders } from 'node:http';
+import { SlidingWindow } from '../limits/sliding-window.ts';
 import { remaining, retryDelayMs } from './retry-headers.ts';
 import type { Target } from './target.ts';
 
@@ -25,8 +26,11 @@ export type AttemptResult =
 const LATENCY_ALPHA = 0.3;
 
 export class TargetHealth {
-  readonly target: Target;
-  readonly #cfg: LocalHealthConfig;
+  /** the target as the current config has it (a reload may replace it; what was observed stays) */
+  target: Target;
+  #cfg: LocalHealthConfig;
+  /** tokens this process saw the target serve, over the last minute */
+  readonly #served = new SlidingWindow(Infinity, 60_000);
   inFlight = 0;
   lastRemainingRequests: number | undefined;
   lastRemainingTokens: number | undefined;
@@ -39,6 +43,20 @@ export class TargetHealth {
   constructor(target: Target, cfg: LocalHealthConfig) {
     this.target = target;
     this.#cfg = cfg;
+  }
+
+  /** Takes a reloaded config's view of the target and the thresholds. */
+  update(target: Target, cfg: LocalHealthConfig): void {
+    this.target = target;
+    this.#cfg = cfg;
+  }
+
+  countTokens(n: number, now: number): void {
+    if (n > 0) this.#served.add(n, now);
+  }
+
+  tokensLastMinute(now: number): number {
+    return this.#served.used(now);
   }
 
   /** When this process's own observations let the target serve again (≤ now: they do). */

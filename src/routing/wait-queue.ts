@@ -15,14 +15,15 @@ interface Waiter {
 }
 
 export class WaitQueue {
-  readonly #max: number;
+  /** requests that may wait at most (a reload may change it) */
+  max: number;
   #waiters: Waiter[] = [];
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
   #waking = false;
 
   constructor(maxQueued: number) {
-    this.#max = maxQueued;
+    this.max = maxQueued;
   }
 
   get length(): number {
@@ -41,7 +42,7 @@ export class WaitQueue {
     first: None,
     deadline: number,
   ): { choice: Promise<Choice>; abort: () => void } {
-    if (this.#waiters.length >= this.#max || first.backAt > deadline) {
+    if (this.#waiters.length >= this.max || first.backAt > deadline) {
       return { choice: Promise.resolve(first), abort: () => {} };
     }
     let waiter!: Waiter;

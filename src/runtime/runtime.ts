@@ -1,11 +1,14 @@
 // The compiled, immutable form of a config that the request path reads.
 // Built once per (re)load; nothing on the hot path looks at the raw config.
+// A request keeps the snapshot it started with, so a reload never changes
+// a request half-way.
+import { isDeepStrictEqual } from 'node:util';
 import { KeyIndex } from '../auth/consumer-keys.ts';
 import type { Config } from '../config/schema.ts';
 import { breakerSpec, targetLimits } from '../routing/limits.ts';
 import { Router } from '../routing/router.ts';
-import { MemoryStore } from '../state/memory-store.ts';
 import type { DeploymentPool, Target } from '../routing/target.ts';
+import { MemoryStore } from '../state/memory-store.ts';
 import { Endpoint } from '../upstream/endpoint.ts';
 
 export interface Runtime {
@@ -19,12 +22,19 @@ export interface Runtime {
   close(force?: boolean): Promise<void>;
 }
 
-/** `router` carries target health across reloads; by default a fresh one over an in-memory store. */
-export function compileRuntime(config: Config, router: Router = new Router(config.resilience, new MemoryStore())): Runtime {
+/**
+ * `router` carries target health across reloads (by default a fresh one on
+ * an in-memory store). `previous`: the snapshot being replaced — its
+ * endpoints whose config is unchanged are kept, connections and all.
+ */
+export function compileRuntime(config: Config, router: Router = new Router(config.resilience, new MemoryStore()), previous?: Runtime): Runtime {
   const breaker = breakerSpec(config.resilience);
   const endpoints = new Map<string, Endpoint>();
+  const sameTimeouts = previous !== undefined && isDeepStrictEqual(previous.config.resilience.timeouts, config.resilience.timeouts);
   for (const [name, cfg] of Object.entries(config.endpoints)) {
-    endpoints.set(name, new Endpoint(name, cfg, config.resilience.timeouts));
+    const old = previous?.endpoints.get(name);
+    const keep = old && sameTimeouts && isDeepStrictEqual(previous!.config.endpoints[name], cfg);
+    endpoints.set(name, keep ? old : new Endpoint(name, cfg, config.resilience.timeouts));
   }
   const deployments = new Map<string, DeploymentPool>();
   for (const [name, dep] of Object.entries(config.deployments)) {
@@ -43,7 +53,6 @@ export function compileRuntime(config: Config, router: Router = new Router(confi
         limits: targetLimits(id, t, breaker, dep.strategy === 'priority' && t.priority < lastGroup),
       };
     });
-    for (const t of targets) router.health(t);
     deployments.set(name, {
       name,
       strategy: dep.strategy,
@@ -52,6 +61,7 @@ export function compileRuntime(config: Config, router: Router = new Router(confi
       defaultMaxTokens: dep.defaultMaxTokens,
     });
   }
+  router.configure(config.resilience, deployments.values());
   return {
     config,
     endpoints,
@@ -62,4 +72,10 @@ export function compileRuntime(config: Config, router: Router = new Router(confi
       await Promise.all([...endpoints.values()].map((e) => (force ? e.destroy() : e.close())));
     },
   };
+}
+
+/** The endpoints of `old` that `next` no longer uses: to close once their requests are done. */
+export function retiredEndpoints(old: Runtime, next: Runtime): Endpoint[] {
+  const kept = new Set(next.endpoints.values());
+  return [...old.endpoints.values()].filter((e) => !kept.has(e));
 }

@@ -1,22 +1,32 @@
-// The gateway process's data-plane server: puts the parts together (state
-// store, router, ledger, limits), listens, serves the pipeline of
-// proxy/handler.ts, and shuts down gracefully — stop accepting, let in-flight
-// requests (streams included) finish within a bound, write the ledger's
-// queue, then close the rest.
+// The gateway process: puts the parts together (telemetry, state store,
+// router, ledger, limits, the admin plane), serves the data plane of
+// proxy/handler.ts, swaps configs in on reload, and shuts down gracefully —
+// stop accepting, let in-flight requests (streams included) finish within a
+// bound, write the ledger's queue, then close the rest.
+import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
+import { Activity } from '../admin/activity.ts';
+import { AdminServer } from '../admin/admin-server.ts';
+import type { StoredKeyEntry } from '../auth/consumer-keys.ts';
+import { loadConfigFile, type Issue } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { Ledger, openLedgerBackend } from '../ledger/ledger.ts';
 import { ConsumerLimiter } from '../limits/consumer-limiter.ts';
 import { createRequestHandler } from '../proxy/handler.ts';
 import { ActiveProber } from '../routing/active-probes.ts';
 import { Router } from '../routing/router.ts';
-import { compileRuntime, type Runtime } from '../runtime/runtime.ts';
+import { compileRuntime, retiredEndpoints, type Runtime } from '../runtime/runtime.ts';
+import { FallbackStore } from '../state/fallback-store.ts';
 import { createStore } from '../state/index.ts';
 import type { StateStore } from '../state/store.ts';
 import { createAccessLog, noAccessLog } from '../telemetry/access-log.ts';
-import { MetricsRegistry } from '../telemetry/metrics.ts';
+import type { GatewayMetrics, Snapshot } from '../telemetry/gateway-metrics.ts';
+import { Telemetry } from '../telemetry/telemetry.ts';
+import { adminPortOf } from './admin-port.ts';
+import { describeState, type GatewayState } from './state-report.ts';
 
 export interface GatewayOptions {
   /** the gateway's logger; access lines go to it too when telemetry.accessLog is on */
@@ -24,44 +34,68 @@ export interface GatewayOptions {
   /** overrides listen.host / listen.port (tests listen on port 0) */
   host?: string;
   port?: number;
+  /** overrides admin.host / admin.port; false: no admin server */
+  adminHost?: string;
+  adminPort?: number | false;
+  /** the file the config came from: a reload reads it again */
+  configPath?: string;
+  /** reload when the config file changes */
+  watch?: boolean;
 }
+
+export type ReloadResult = { ok: true; restartNeeded: string[] } | { ok: false; issues: Issue[] };
+
+/** Config sections a running process cannot take over: a change needs a restart. */
+const RESTART_SECTIONS = ['listen', 'state', 'ledger', 'telemetry'] as const;
 
 export class Gateway {
   readonly server: Server;
-  readonly metrics: MetricsRegistry;
+  readonly admin: AdminServer | undefined;
+  readonly telemetry: Telemetry;
   readonly store: StateStore;
   readonly ledger: Ledger;
+  readonly activity = new Activity();
+  readonly router: Router;
   #runtime: Runtime;
-  readonly #prober: ActiveProber | undefined;
+  #prober: ActiveProber | undefined;
   readonly #logger: Logger | undefined;
+  readonly #opts: GatewayOptions;
   readonly #keysTimer: NodeJS.Timeout;
+  #storedKeys: StoredKeyEntry[] = [];
+  #unwatch: (() => void) | undefined;
+  #reloading: Promise<ReloadResult> | undefined;
   #inFlight = 0;
   #draining = false;
   #idle: (() => void) | undefined;
   #closed: Promise<void> | undefined;
 
-  private constructor(config: Config, store: StateStore, metrics: MetricsRegistry, opts: GatewayOptions) {
-    this.metrics = metrics;
+  private constructor(config: Config, store: StateStore, telemetry: Telemetry, opts: GatewayOptions) {
     this.store = store;
+    this.telemetry = telemetry;
     this.#logger = opts.logger;
-    this.#runtime = compileRuntime(config, new Router(config.resilience, store));
+    this.#opts = opts;
+    this.router = new Router(config.resilience, store);
+    this.router.onCooldown = (t) => telemetry.metrics.cooldown(t.id, t.endpoint.name);
+    this.#runtime = compileRuntime(config, this.router);
     this.ledger = new Ledger(openLedgerBackend(config.ledger.url), {
       maxPending: config.ledger.maxPendingRecords,
       logger: opts.logger,
-      metrics,
+      metrics: telemetry.metrics,
     });
     const limiter = new ConsumerLimiter(store, {
       ledger: this.ledger.backend,
       leaseMs: config.resilience.timeouts.totalMs + 60_000,
       logger: opts.logger,
     });
-    const probes = config.resilience.activeHealth;
-    this.#prober = probes ? new ActiveProber(this.#runtime, probes) : undefined;
+    this.#prober = this.#startProber(config);
     this.#keysTimer = setInterval(() => void this.refreshKeys(), config.ledger.keysRefreshSeconds * 1000);
     this.#keysTimer.unref();
+    telemetry.metrics.observe(() => this.#snapshot());
     const accessLog = opts.logger && config.telemetry.accessLog ? createAccessLog(opts.logger) : noAccessLog;
     const handler = createRequestHandler({
       runtime: () => this.#runtime,
+      telemetry,
+      activity: this.activity,
       ready: async () => {
         if (this.#draining) return false;
         try {
@@ -93,23 +127,21 @@ export class Gateway {
         handler(req, res);
       },
     );
+    this.admin =
+      opts.adminPort === false
+        ? undefined
+        : new AdminServer(adminPortOf(this));
   }
 
   static async start(config: Config, opts: GatewayOptions = {}): Promise<Gateway> {
-    const metrics = new MetricsRegistry();
-    const store = await createStore(config.state, { logger: opts.logger, metrics });
-    const gw = new Gateway(config, store, metrics, opts);
+    const telemetry = await Telemetry.create(config.telemetry);
+    const store = await createStore(config.state, { logger: opts.logger, metrics: telemetry.metrics });
+    const gw = new Gateway(config, store, telemetry, opts);
     try {
       await gw.refreshKeys();
-      const host = opts.host ?? config.listen.host;
-      const port = opts.port ?? config.listen.port;
-      await new Promise<void>((resolve, reject) => {
-        gw.server.once('error', reject);
-        gw.server.listen(port, host, () => {
-          gw.server.off('error', reject);
-          resolve();
-        });
-      });
+      await listen(gw.server, opts.port ?? config.listen.port, opts.host ?? config.listen.host);
+      if (gw.admin) await gw.admin.listen(typeof opts.adminPort === 'number' ? opts.adminPort : config.admin.port, opts.adminHost ?? config.admin.host);
+      if (opts.watch && opts.configPath) gw.#watch(opts.configPath);
     } catch (err) {
       await gw.close(0);
       throw err;
@@ -119,6 +151,10 @@ export class Gateway {
 
   get runtime(): Runtime {
     return this.#runtime;
+  }
+
+  get metrics(): GatewayMetrics {
+    return this.telemetry.metrics;
   }
 
   get prober(): ActiveProber | undefined {
@@ -139,12 +175,71 @@ export class Gateway {
     return this.#inFlight;
   }
 
+  /** Every deployment and target as routing sees them now, with the health of the store and the ledger. */
+  async state(): Promise<GatewayState> {
+    return describeState(this.#runtime, {
+      inFlight: this.#inFlight,
+      store: { kind: this.store.kind, up: this.store instanceof FallbackStore ? this.store.up : true },
+      ledger: { up: this.ledger.up, pending: this.ledger.pending, dropped: this.ledger.dropped },
+    });
+  }
+
+  /**
+   * Swaps in a new config: the one given, or the config file read again.
+   * An invalid one is refused with its problems and the running config
+   * stays. Requests in flight finish on the config they started with;
+   * targets that still exist keep their health. Sections a process cannot
+   * take over while running (listen, state, ledger, telemetry; admin's host
+   * and port) keep their running values and are named in `restartNeeded`.
+   */
+  reload(next?: Config): Promise<ReloadResult> {
+    // One reload at a time; a second asks for the same outcome.
+    this.#reloading ??= this.#reload(next).finally(() => (this.#reloading = undefined));
+    return this.#reloading;
+  }
+
+  async #reload(given: Config | undefined): Promise<ReloadResult> {
+    let next = given;
+    if (!next) {
+      if (!this.#opts.configPath) return { ok: false, issues: [{ path: '(config)', message: 'this gateway was started without a config file; there is nothing to read again' }] };
+      const loaded = loadConfigFile(this.#opts.configPath);
+      if (!loaded.ok) {
+        this.#logger?.error({ problems: loaded.issues.map((i) => `${i.path}: ${i.message}`) }, 'reload refused: the config has problems; the running config stays');
+        return { ok: false, issues: loaded.issues };
+      }
+      next = loaded.config;
+    }
+    const current = this.#runtime;
+    const restartNeeded: string[] = [];
+    const effective: Config = { ...next };
+    for (const section of RESTART_SECTIONS) {
+      if (!isDeepStrictEqual(current.config[section], next[section])) {
+        restartNeeded.push(section);
+        (effective as Record<string, unknown>)[section] = current.config[section];
+      }
+    }
+    if (current.config.admin.host !== next.admin.host || current.config.admin.port !== next.admin.port) {
+      restartNeeded.push('admin.host/admin.port');
+      effective.admin = { ...next.admin, host: current.config.admin.host, port: current.config.admin.port };
+    }
+    const runtime = compileRuntime(effective, this.router, current);
+    runtime.keys.setStored(this.#storedKeys);
+    this.#runtime = runtime;
+    this.#prober?.close();
+    this.#prober = this.#startProber(effective);
+    // Endpoints the new config dropped or changed close once their requests are done.
+    for (const e of retiredEndpoints(current, runtime)) void e.close().catch(() => {});
+    this.#logger?.info({ deployments: runtime.deployments.size, restartNeeded }, 'config reloaded');
+    return { ok: true, restartNeeded };
+  }
+
   /** Picks up keys created or revoked in the ledger (the CLI writes there). Runs every ledger.keysRefreshSeconds. */
   async refreshKeys(): Promise<void> {
     try {
       const now = Date.now();
       const keys = await this.ledger.backend.keys();
-      this.#runtime.keys.setStored(keys.filter((k) => k.revokedAt === undefined && (k.expiresAt === undefined || k.expiresAt > now)));
+      this.#storedKeys = keys.filter((k) => k.revokedAt === undefined && (k.expiresAt === undefined || k.expiresAt > now));
+      this.#runtime.keys.setStored(this.#storedKeys);
     } catch (err) {
       this.#logger?.warn({ err: (err as Error).message }, 'keys: the ledger could not be read; the keys known before stay in use');
     }
@@ -153,12 +248,14 @@ export class Gateway {
   /**
    * Stops accepting, waits up to `graceMs` (default listen.shutdownGraceMs)
    * for in-flight requests, then closes every connection, writes the
-   * ledger's queue and closes the upstream pools and the state store.
+   * ledger's queue and closes the upstream pools, the state store and the
+   * exporters (which send what they hold).
    */
   close(graceMs = this.#runtime.config.listen.shutdownGraceMs): Promise<void> {
     this.#closed ??= (async () => {
       this.#draining = true;
       clearInterval(this.#keysTimer);
+      this.#unwatch?.();
       const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
       this.server.closeIdleConnections();
       if (this.#inFlight > 0) {
@@ -173,13 +270,67 @@ export class Gateway {
       if (this.#inFlight > 0) this.#logger?.warn({ inFlight: this.#inFlight }, 'shutdown grace over: closing open requests');
       this.server.closeAllConnections();
       await stopped;
+      await this.admin?.close();
       this.#prober?.close();
-      this.#runtime.router.close();
+      this.router.close();
       await this.#runtime.close(this.#inFlight > 0);
       await this.ledger.close();
       await this.store.close();
+      await this.telemetry.shutdown();
       this.#logger?.flush();
     })();
     return this.#closed;
   }
+
+  #startProber(config: Config): ActiveProber | undefined {
+    const probes = config.resilience.activeHealth;
+    return probes ? new ActiveProber(this.#runtime, probes) : undefined;
+  }
+
+  #watch(path: string): void {
+    // Polling stat, not inotify: it follows editors that save by renaming and
+    // Kubernetes' ConfigMap symlink swaps. Editors write in several steps:
+    // reload once things settle.
+    let timer: NodeJS.Timeout | undefined;
+    const changed = (cur: Stats, prev: Stats) => {
+      if (cur.mtimeMs === prev.mtimeMs && cur.size === prev.size && cur.ino === prev.ino) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => void this.reload(), 200);
+      timer.unref();
+    };
+    watchFile(path, { interval: 500, persistent: false }, changed);
+    this.#unwatch = () => {
+      clearTimeout(timer);
+      unwatchFile(path, changed);
+    };
+  }
+
+  async #snapshot(): Promise<Snapshot> {
+    const s = await this.state();
+    return {
+      inFlight: this.#inFlight,
+      queues: s.deployments.map((d) => ({ deployment: d.name, length: d.queue })),
+      targets: s.deployments.flatMap((d) =>
+        d.targets.map((t) => ({
+          deployment: d.name,
+          target: t.id,
+          endpoint: t.endpoint,
+          upstreamDeployment: t.deployment,
+          state: t.state,
+          remainingRequests: t.remainingRequests ?? undefined,
+          remainingTokens: t.remainingTokens ?? undefined,
+        })),
+      ),
+    };
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }

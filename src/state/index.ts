@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import { FallbackStore } from './fallback-store.ts';
+import { FallbackStore, STORE_UP } from './fallback-store.ts';
 import { MemoryStore } from './memory-store.ts';
 import { RedisStore } from './redis-store.ts';
 import type { StateStore } from './store.ts';
@@ -13,7 +13,10 @@ export { FallbackStore, StoreUnavailableError, STORE_UP } from './fallback-store
 
 /** The store the config asks for. A Redis store starts connecting; it falls back while Redis is away. */
 export async function createStore(config: Config['state'], deps: { logger?: Logger; metrics: Metrics }): Promise<StateStore> {
-  if (config.store === 'memory') return new MemoryStore();
+  if (config.store === 'memory') {
+    deps.metrics.set(STORE_UP, 1);
+    return new MemoryStore();
+  }
   const redis = new RedisStore({ url: config.url, prefix: config.prefix });
   const store = new FallbackStore(redis, { failOpen: config.failOpen, ...deps });
   await redis.connect().catch(() => {});

@@ -26,12 +26,24 @@ export interface TraceContext {
   readonly traceparent: string;
 }
 
-export function traceContext(incoming: string | undefined): TraceContext {
+/** The caller's trace context, if its traceparent header is a valid one. */
+export function parseTraceparent(incoming: string | undefined): { traceId: string; spanId: string; flags: string } | undefined {
   const m = incoming === undefined ? null : TRACEPARENT.exec(incoming);
-  const traceId = m && m[1] !== '00000000000000000000000000000000' ? m[1] : randomHex(16);
-  const flags = m ? m[3] : '01';
+  if (!m || m[1] === '00000000000000000000000000000000' || m[2] === '0000000000000000') return undefined;
+  return { traceId: m[1], spanId: m[2], flags: m[3] };
+}
+
+export function formatTraceparent(traceId: string, spanId: string, flags: string): string {
+  return `00-${traceId}-${spanId}-${flags}`;
+}
+
+/** The request's trace context without a tracer: the caller's trace continued with a span id of ours, or a new trace. */
+export function traceContext(incoming: string | undefined): TraceContext {
+  const parent = parseTraceparent(incoming);
+  const traceId = parent?.traceId ?? randomHex(16);
+  const flags = parent?.flags ?? '01';
   const spanId = randomHex(8);
-  return { traceId, spanId, flags, traceparent: `00-${traceId}-${spanId}-${flags}` };
+  return { traceId, spanId, flags, traceparent: formatTraceparent(traceId, spanId, flags) };
 }
 
 const REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;

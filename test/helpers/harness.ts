@@ -97,7 +97,7 @@ export async function startHarness(opts: {
   const log = new LogSink();
   let gw: Gateway;
   try {
-    gw = await Gateway.start(defaultGatewayConfig(sim, opts.patch), { logger: createLogger(log) });
+    gw = await Gateway.start(defaultGatewayConfig(sim, opts.patch), { logger: createLogger(log), adminPort: 0 });
   } catch (err) {
     await sim.close();
     throw err;
