@@ -105,7 +105,7 @@ for (const level of levels) {
         telemetry: { accessLog: false },
       });
       if (!r.ok) throw new Error(formatIssues(r.issues));
-      const gw = await Gateway.start(r.config);
+      const gw = await Gateway.start(r.config, { adminPort: false });
       closers.push(() => gw.close(1000));
       urls.push({ url: gw.url, path: '/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21' });
     } else {

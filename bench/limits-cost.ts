@@ -11,10 +11,10 @@
 // CPU 0. Redis and PostgreSQL are the machine's own, unpinned. Every
 // scenario runs once per round; the figures are medians over the rounds.
 import { parseArgs } from 'node:util';
-import { measure, type Measured } from './lib/measure.ts';
 import { HAS_TASKSET, tempFile } from './lib/processes.ts';
 import { interleaved, median } from './lib/rounds.ts';
-import { CHAT_PATH, chatRequest, SIM_KEY, startGatewayProcess, startSimulator } from './lib/sim-process.ts';
+import { runGateway } from './lib/gateway-scenario.ts';
+import { SIM_KEY, startSimulator } from './lib/sim-process.ts';
 
 const { values } = parseArgs({
   options: { duration: { type: 'string', default: '8' }, concurrency: { type: 'string', default: '50' }, rounds: { type: 'string', default: '3' } },
@@ -30,6 +30,7 @@ const { url: simUrl, proc: sim } = await startSimulator(0);
 
 const LIMITS = '{ requestsPerMinute: 100000000, tokensPerMinute: 1000000000, concurrent: 10000, tokenQuota: 100000000000, tokenQuotaPeriod: monthly }';
 const yaml = (o: { limits: boolean; redis: boolean; pg: boolean; name: string }) => `listen: { host: 127.0.0.1, port: 0 }
+admin: { port: 0 }
 state: ${o.redis ? `{ store: redis, url: "${REDIS}", prefix: "aoaigw-bench-${process.pid}-${o.name}:" }` : '{ store: memory }'}
 ledger: { url: "${o.pg ? PG : `sqlite:${tempFile(`${o.name}.db`)}`}" }
 endpoints: { bench: { url: ${simUrl}, auth: { type: api-key, key: ${SIM_KEY} } } }
@@ -44,31 +45,10 @@ const scenarios = [
   { name: 'limits, Redis store, PostgreSQL ledger', limits: true, redis: true, pg: true },
 ];
 
-interface Run {
-  rps: number;
-  cpu: number;
-  p50: number;
-}
 const cases = [false, true].flatMap((stream) => scenarios.map((s, i) => ({ ...s, i, stream })));
-const results = await interleaved(cases, rounds, async (c, round): Promise<Run> => {
-  const gw = await startGatewayProcess(`limits-${c.i}-${c.stream}-${round}`, yaml({ ...c, name: `s${c.i}${c.stream ? 's' : 'p'}${round}` }), 1);
-  const url = gw.match[1];
-  const opts = (conc: number, ms: number) => ({
-    url,
-    path: CHAT_PATH,
-    headers: { 'api-key': KEY, 'content-type': 'application/json' },
-    body: chatRequest(c.stream),
-    concurrency: conc,
-    durationMs: ms,
-    warmupMs: 2000,
-  });
-  const loaded: Measured = await measure(opts(concurrency, durationMs), gw.proc.pid, 0);
-  const single: Measured = await measure(opts(1, durationMs / 2), gw.proc.pid, 0);
-  await gw.stop();
-  process.stderr.write(
-    `round ${round + 1} ${c.stream ? 'stream' : 'plain '} ${c.name.padEnd(42)} ${loaded.rps.toFixed(0)} req/s  cpu ${loaded.cpuPerRequestUs?.toFixed(0)} µs/req  p50@1 ${single.p50.toFixed(3)} ms  ${JSON.stringify(loaded.statuses)}\n`,
-  );
-  return { rps: loaded.rps, cpu: loaded.cpuPerRequestUs!, p50: single.p50 };
+const results = await interleaved(cases, rounds, (c, round) => {
+  const name = `limits-${c.i}-${c.stream ? 's' : 'p'}-${round}`;
+  return runGateway(name, yaml({ ...c, name }), { stream: c.stream, key: KEY, concurrency, durationMs, label: c.name, round });
 });
 const rows = cases.map((c, i) => ({
   name: c.name,

@@ -36,6 +36,7 @@ const LOAD_CPU = 0;
 const { url: simUrl, proc: sim } = await startSimulator(LOAD_CPU);
 
 const gatewayYaml = `listen: { host: 127.0.0.1, port: 0 }
+admin: { port: 0 }
 ledger: { url: "sqlite:${tempFile('ledger.db')}" }
 endpoints:
   bench: { url: ${simUrl}, auth: { type: api-key, key: ${SIM_KEY} } }
