@@ -47,6 +47,8 @@ export class FallbackStore implements StateStore {
   admit: StateStore['admit'] = (...a) => this.#call((s) => s.admit(...a));
   settle: StateStore['settle'] = (...a) => this.#call((s) => s.settle(...a));
   seedQuota: StateStore['seedQuota'] = (...a) => this.#call((s) => s.seedQuota(...a));
+  getValue: StateStore['getValue'] = (...a) => this.#call((s) => s.getValue(...a));
+  putValue: StateStore['putValue'] = (...a) => this.#call((s) => s.putValue(...a));
 
   async ping(): Promise<void> {
     if (!this.#up && !this.#failOpen) throw new StoreUnavailableError('the state store (Redis) cannot be reached');

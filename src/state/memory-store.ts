@@ -27,6 +27,41 @@ export class MemoryStore implements StateStore {
   readonly #consumers = new Map<string, ConsumerState>();
   /** `${consumer}\0${period}` → tokens used */
   readonly #quotas = new Map<string, { used: number; endsAt: number }>();
+  /** key → value and expiry, oldest put first (a Map keeps insertion order) */
+  readonly #values = new Map<string, { value: string; expiresAt: number; bytes: number }>();
+  #valueBytes = 0;
+  readonly #maxValueBytes: number;
+
+  /** `maxValueBytes` bounds what getValue/putValue hold (keys and values, as UTF-16 lengths × 2) */
+  constructor(opts: { maxValueBytes?: number } = {}) {
+    this.#maxValueBytes = opts.maxValueBytes ?? 256 * 1024 * 1024;
+  }
+
+  async getValue(key: string, now: number): Promise<string | undefined> {
+    const v = this.#values.get(key);
+    if (!v) return undefined;
+    if (v.expiresAt <= now) {
+      this.#forget(key);
+      return undefined;
+    }
+    return v.value;
+  }
+
+  async putValue(key: string, value: string, ttlMs: number, now: number): Promise<void> {
+    this.#forget(key);
+    const bytes = (key.length + value.length) * 2;
+    if (bytes > this.#maxValueBytes || ttlMs <= 0) return;
+    while (this.#valueBytes + bytes > this.#maxValueBytes) this.#forget(this.#values.keys().next().value as string);
+    this.#values.set(key, { value, expiresAt: now + ttlMs, bytes });
+    this.#valueBytes += bytes;
+  }
+
+  #forget(key: string): void {
+    const v = this.#values.get(key);
+    if (!v) return;
+    this.#values.delete(key);
+    this.#valueBytes -= v.bytes;
+  }
 
   async targets(limits: readonly TargetLimits[], cost: number, now: number): Promise<TargetView[]> {
     return limits.map((l) => this.#view(l, cost, now));

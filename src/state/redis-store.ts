@@ -58,6 +58,15 @@ export class RedisStore implements StateStore {
     if (this.redis.status === 'wait') await this.redis.connect();
   }
 
+  async getValue(key: string): Promise<string | undefined> {
+    return (await this.redis.get(`${this.#prefix}v:${key}`)) ?? undefined;
+  }
+
+  async putValue(key: string, value: string, ttlMs: number): Promise<void> {
+    if (ttlMs <= 0) return;
+    await this.redis.set(`${this.#prefix}v:${key}`, value, 'PX', Math.ceil(ttlMs));
+  }
+
   async targets(limits: readonly TargetLimits[], cost: number, now: number): Promise<TargetView[]> {
     const keys: string[] = [];
     const args: (string | number)[] = [now, cost];

@@ -109,6 +109,15 @@ export interface StateStore {
   /** Starts a quota's running count from the ledger, unless the store already has one. */
   seedQuota(quota: Quota, used: number): Promise<void>;
 
+  /**
+   * Values kept for a while and seen by every replica (which endpoint made
+   * an object, a cached answer). `put` replaces; a value is gone `ttlMs`
+   * after it was put. A memory store holds at most a bounded number and
+   * forgets the oldest first.
+   */
+  getValue(key: string, now: number): Promise<string | undefined>;
+  putValue(key: string, value: string, ttlMs: number, now: number): Promise<void>;
+
   /** Resolves when the store answers (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -237,5 +237,18 @@ export function storeContract(name: string, make: () => Promise<StateStore>): vo
       const next = await s.admit(consumer({ quota: { ...quota, period: '2026-12' } }), 1, uid('l'), 10_000, T0 + 3);
       assert.equal(next.ok, true, 'a new period starts from zero');
     });
+
+    withStore('values: put, read, replaced, gone after their time, seen under their key only', async (s) => {
+      const k = uid('value');
+      const now = Date.now();
+      assert.equal(await s.getValue(k, now), undefined);
+      await s.putValue(k, 'east', 300, now);
+      assert.equal(await s.getValue(k, now + 1), 'east');
+      assert.equal(await s.getValue(`${k}-other`, now + 1), undefined);
+      await s.putValue(k, 'west ünïcode', 300, now + 2);
+      assert.equal(await s.getValue(k, now + 3), 'west ünïcode');
+      await new Promise((r) => setTimeout(r, 400));
+      assert.equal(await s.getValue(k, Date.now()), undefined, 'expired');
+    });
   });
 }
