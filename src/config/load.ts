@@ -162,6 +162,7 @@ function crossCheck(config: unknown): Issue[] {
         message: 'an Azure endpoint takes api-key or entra; bearer is for kind: openai',
       });
     }
+    if (rec(ep.auth).type === 'entra') issues.push(...checkAzureIdentity(rec(ep.auth), `endpoints.${ename}.auth`));
   }
 
   const keyOwner = new Map<string, string>();
@@ -201,6 +202,16 @@ function crossCheck(config: unknown): Issue[] {
     issues.push({ path: 'admin.key', message: 'the admin key needs at least 16 characters' });
   }
   return issues;
+}
+
+/** The fields a named credential cannot do without. */
+export function checkAzureIdentity(cfg: Record<string, unknown>, at: string): Issue[] {
+  const needs: Record<string, string[]> = {
+    'client-secret': ['tenantId', 'clientId', 'clientSecret'],
+    'client-certificate': ['tenantId', 'clientId', 'certificatePath'],
+  };
+  const missing = (needs[String(cfg.credential)] ?? []).filter((f) => typeof cfg[f] !== 'string' || cfg[f] === '');
+  return missing.map((f) => ({ path: `${at}.${f}`, message: `credential: ${String(cfg.credential)} needs ${f}` }));
 }
 
 function dedupe(issues: Issue[]): Issue[] {

@@ -50,6 +50,27 @@ const admin = z.strictObject({
   key: text().optional(),
 });
 
+/**
+ * How the gateway gets Entra ID tokens (for endpoints, and for Azure's
+ * control plane: Resource Manager, Key Vault). `credential` names one kind
+ * of @azure/identity credential; `default` is DefaultAzureCredential's chain
+ * (environment, workload identity, managed identity, Azure CLI…).
+ */
+export const azureIdentityFields = {
+  credential: z.enum(['default', 'managed-identity', 'workload-identity', 'client-secret', 'client-certificate', 'azure-cli']).default('default'),
+  /** a user-assigned managed identity, or the app registration */
+  clientId: text().optional(),
+  tenantId: text().optional(),
+  /** with credential: client-secret */
+  clientSecret: text().optional(),
+  /** with credential: client-certificate: a PEM file with the certificate and its private key */
+  certificatePath: text().optional(),
+  /** Entra's host, e.g. https://login.microsoftonline.us for Azure Government */
+  authorityHost: text().optional(),
+};
+export const azureIdentity = z.strictObject(azureIdentityFields);
+export type AzureIdentityConfig = z.output<typeof azureIdentity>;
+
 const endpointAuth = z.discriminatedUnion(
   'type',
   [
@@ -57,9 +78,7 @@ const endpointAuth = z.discriminatedUnion(
     z.strictObject({ type: z.literal('bearer'), token: nonEmpty() }),
     z.strictObject({
       type: z.literal('entra'),
-      /** a user-assigned managed identity or app registration; default: DefaultAzureCredential's chain */
-      clientId: text().optional(),
-      tenantId: text().optional(),
+      ...azureIdentityFields,
       scope: text().default('https://cognitiveservices.azure.com/.default'),
     }),
     z.strictObject({ type: z.literal('none') }),

@@ -4,6 +4,7 @@
 // expiry, so the hot path reads a string and awaits nothing.
 import type { TokenCredential } from '@azure/identity';
 import type { EndpointAuthConfig } from '../config/schema.ts';
+import { createTokenCredential } from './azure-identity.ts';
 import type { UpstreamCredential } from './credentials.ts';
 
 type EntraConfig = Extract<EndpointAuthConfig, { type: 'entra' }>;
@@ -56,11 +57,8 @@ export class EntraCredential implements UpstreamCredential {
     return this.#pending;
   }
 
-  async #create(): Promise<TokenCredential> {
-    const identity = await import('@azure/identity');
-    const { clientId, tenantId } = this.#cfg;
-    if (clientId) return new identity.DefaultAzureCredential({ managedIdentityClientId: clientId, tenantId });
-    return new identity.DefaultAzureCredential(tenantId ? { tenantId } : {});
+  #create(): Promise<TokenCredential> {
+    return createTokenCredential(this.#cfg);
   }
 
   close(): void {}
