@@ -10,18 +10,13 @@
 // The gateway runs alone on CPU 1; the simulator and the load generator on
 // CPU 0. Redis and PostgreSQL are the machine's own, unpinned. Every
 // scenario runs once per round; the figures are medians over the rounds.
-import { parseArgs } from 'node:util';
 import { HAS_TASKSET, tempFile } from './lib/processes.ts';
 import { interleaved, median } from './lib/rounds.ts';
 import { runGateway } from './lib/gateway-scenario.ts';
 import { SIM_KEY, startSimulator } from './lib/sim-process.ts';
+import { benchArgs } from './lib/bench-args.ts';
 
-const { values } = parseArgs({
-  options: { duration: { type: 'string', default: '8' }, concurrency: { type: 'string', default: '50' }, rounds: { type: 'string', default: '3' } },
-});
-const durationMs = Number(values.duration) * 1000;
-const concurrency = Number(values.concurrency);
-const rounds = Number(values.rounds);
+const { durationMs, concurrency, rounds } = benchArgs({ duration: 8 });
 const PG = process.env.AOAIGW_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS = process.env.AOAIGW_BENCH_REDIS ?? 'redis://127.0.0.1:6379';
 const KEY = 'bench-client-key-0001';

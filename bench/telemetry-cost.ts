@@ -12,18 +12,13 @@
 // once per round; the figures are medians over the rounds.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parseArgs } from 'node:util';
 import { HAS_TASKSET, tempFile } from './lib/processes.ts';
 import { interleaved, median } from './lib/rounds.ts';
 import { runGateway, type GatewayRun } from './lib/gateway-scenario.ts';
 import { SIM_KEY, startSimulator } from './lib/sim-process.ts';
+import { benchArgs } from './lib/bench-args.ts';
 
-const { values } = parseArgs({
-  options: { duration: { type: 'string', default: '8' }, concurrency: { type: 'string', default: '50' }, rounds: { type: 'string', default: '3' } },
-});
-const durationMs = Number(values.duration) * 1000;
-const concurrency = Number(values.concurrency);
-const rounds = Number(values.rounds);
+const { durationMs, concurrency, rounds } = benchArgs({ duration: 8 });
 const KEY = 'bench-client-key-0001';
 
 const { url: simUrl, proc: sim } = await startSimulator(0);

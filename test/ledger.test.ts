@@ -115,7 +115,7 @@ test('migrations are versioned: a database at the current version is left alone'
   await first.close();
   const again = new SqliteLedger(`${dir}/l.db`);
   assert.equal(await again.tokensSince('team-a', 0), 15, 'the data survived the second start');
-  assert.deepEqual(again.db.prepare('SELECT version FROM aoaigw_schema_version').all().map((r) => r.version), [1]);
+  assert.deepEqual(again.db.prepare('SELECT version FROM aoaigw_schema_version').all().map((r) => r.version), [1, 2]);
   await again.close();
 });
 

@@ -5,13 +5,14 @@
 // set.
 import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
 import { configuredKeyDigest, hashKey, presentedKey } from '../auth/consumer-keys.ts';
 import { parseCliDuration } from '../config/durations.ts';
 import type { GroupBy } from '../ledger/records.ts';
 import { GatewayError, sendError } from '../proxy/errors.ts';
 import { readBody } from '../proxy/request-body.ts';
+import { createListener, listen, listenerUrl, watchTls, type Listener, type TlsFiles } from '../server/listener.ts';
 import { ADMIN_OPENAPI } from './openapi.ts';
 
 /** What the admin plane asks of the gateway. */
@@ -32,13 +33,19 @@ const MAX_BODY = 64 * 1024;
 const DASHBOARD = readFileSync(new URL('./dashboard.html', import.meta.url), 'utf8');
 
 export class AdminServer {
-  readonly server: Server;
+  readonly server: Listener;
+  readonly #tls: TlsFiles | undefined;
+  readonly #logger: Logger | undefined;
+  #stopTls: (() => void) | undefined;
   readonly #port: AdminPort;
 
-  constructor(port: AdminPort) {
+  constructor(port: AdminPort, tls?: TlsFiles, logger?: Logger) {
     this.#port = port;
-    this.server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
+    this.#tls = tls;
+    this.#logger = logger;
+    this.server = createListener(tls, 'admin.tls', { requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
       this.#handle(req, res).catch((err: unknown) => {
+        if (!(err instanceof GatewayError)) logger?.error({ err: (err as Error)?.message, path: req.url?.split('?')[0] }, 'admin API: a call failed');
         const e = err instanceof GatewayError ? err : new GatewayError('internal_error', 'The admin API failed to handle the request.');
         sendError(res, e, e.code === 'body_too_large' ? { connection: 'close' } : {});
       });
@@ -46,22 +53,16 @@ export class AdminServer {
   }
 
   async listen(port: number, host: string): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
+    await listen(this.server, port, host);
+    if (this.#tls && 'setSecureContext' in this.server) this.#stopTls = watchTls(this.server, this.#tls, 'admin.tls', this.#logger);
   }
 
   get url(): string {
-    const a = this.server.address() as AddressInfo;
-    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address === '0.0.0.0' ? '127.0.0.1' : a.address;
-    return `http://${host}:${a.port}`;
+    return listenerUrl(this.server);
   }
 
   close(): Promise<void> {
+    this.#stopTls?.();
     this.server.closeAllConnections();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }

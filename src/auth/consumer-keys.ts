@@ -4,6 +4,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ConsumerConfig } from '../config/schema.ts';
+import { NetworkList } from './networks.ts';
 
 export interface Consumer {
   readonly name: string;
@@ -11,6 +12,8 @@ export interface Consumer {
   readonly deployments: ReadonlySet<string> | undefined;
   readonly limits: ConsumerConfig['limits'];
   readonly requireUser: boolean;
+  /** where it may call from; undefined: anywhere */
+  readonly networks: NetworkList | undefined;
 }
 
 export function hashKey(key: string): Buffer {
@@ -59,6 +62,7 @@ export class KeyIndex {
         deployments: c.deployments.includes('*') ? undefined : new Set(c.deployments),
         limits: c.limits,
         requireUser: c.requireUser,
+        networks: c.allowedNetworks ? new NetworkList(c.allowedNetworks) : undefined,
       };
       byName.set(name, consumer);
       for (const key of c.keys) {

@@ -10,7 +10,7 @@ type Command = (args: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   serve: { run: serve, summary: 'serve    [--config FILE]        run the gateway' },
-  check: { run: check, summary: 'check    [--config FILE]        validate the config; print the routing plan' },
+  check: { run: check, summary: 'check    [--config FILE] [--discover]   validate the config; print the routing plan (--discover: with what Resource Manager lists)' },
   simulate: { run: simulate, summary: 'simulate [--config FILE]        Azure OpenAI simulator (TPM/RPM, 429s, latency, faults)' },
   keys: { run: keys, summary: 'keys     create --consumer NAME [--expires 90d] | list | revoke ID   consumer keys in the ledger' },
   usage: { run: usageReport, summary: 'usage    [--by consumer|deployment|endpoint] [--since 24h] [--json|--csv]' },

@@ -46,7 +46,7 @@ export function resolveReference(expr: string, env: NodeJS.ProcessEnv): string {
     }
   }
   if (expr.startsWith('keyvault:')) {
-    throw new ConfigReferenceError(`\${${expr}}: Key Vault references are not supported by this version; use \${file:…} or \${VAR}`);
+    throw new ConfigReferenceError(`\${${expr}}: Key Vault references are read when the gateway loads its config file (serve, check, reload), not here`);
   }
   const body = expr.startsWith('env:') ? expr.slice(4) : expr;
   const sep = body.indexOf(':-');

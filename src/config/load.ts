@@ -3,9 +3,10 @@
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import type { z } from 'zod';
-import { protectReferences, resolvePlaceholders, resolveReference, type Issue } from './interpolate.ts';
+import { protectReferences, resolvePlaceholders, resolveReference, type Issue, type Reference } from './interpolate.ts';
 import { configSchema, type Config } from './schema.ts';
 import { didYouMean } from './suggest.ts';
+import { checkEntraConsumers } from './entra-checks.ts';
 
 export type { Issue };
 
@@ -26,6 +27,13 @@ export function formatIssues(issues: readonly Issue[]): string {
 
 /** Parses config text; `env` supplies `${VAR}` references. */
 export function parseConfigText(text: string, env: NodeJS.ProcessEnv = process.env): LoadResult {
+  const doc = parseConfigDocument(text);
+  if (!doc.ok) return doc;
+  return validateConfig(doc.raw, (expr) => resolveReference(expr, env), doc.refs);
+}
+
+/** The parsed YAML of a config, its references still placeholders (src/secrets reads Key Vault ones before resolving). */
+export function parseConfigDocument(text: string): { ok: true; raw: unknown; refs: readonly Reference[] } | { ok: false; issues: Issue[] } {
   const { text: safe, refs } = protectReferences(text);
   const doc = YAML.parseDocument(safe, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -37,8 +45,7 @@ export function parseConfigText(text: string, env: NodeJS.ProcessEnv = process.e
       })),
     };
   }
-  const raw: unknown = doc.toJS() ?? {};
-  return validateConfig(raw, (expr) => resolveReference(expr, env), refs);
+  return { ok: true, raw: doc.toJS() ?? {}, refs };
 }
 
 /** Validates an already-parsed config object (what tests and the CLI build in code). */
@@ -132,8 +139,11 @@ function crossCheck(config: unknown): Issue[] {
   const deployments = rec(root.deployments);
   const endpointNames = Object.keys(endpoints);
   const deploymentNames = Object.keys(deployments);
-  if ('deployments' in root && deploymentNames.length === 0) {
-    issues.push({ path: 'deployments', message: 'define at least one deployment' });
+  // Discovered deployments join at run time (src/discovery): the config may name none, and consumers may name them.
+  const discovers = Object.values(endpoints).some((e) => rec(e).discovery !== undefined);
+  if (!discovers && deploymentNames.length === 0) {
+    const hint = ' (or let an endpoint discover them: endpoints.<name>.discovery)';
+    issues.push({ path: 'deployments', message: 'deployments' in root ? `define at least one deployment${hint}` : `required${hint}` });
   }
 
   for (const [dname, dep] of Object.entries(deployments)) {
@@ -163,13 +173,18 @@ function crossCheck(config: unknown): Issue[] {
       });
     }
     if (rec(ep.auth).type === 'entra') issues.push(...checkAzureIdentity(rec(ep.auth), `endpoints.${ename}.auth`));
+    if (ep.discovery !== undefined && (ep.kind ?? 'azure') !== 'azure') {
+      issues.push({ path: `endpoints.${ename}.discovery`, message: 'discovery lists Azure OpenAI deployments; it needs kind: azure' });
+    }
+    const identity = rec(rec(ep.discovery).identity);
+    if (Object.keys(identity).length > 0) issues.push(...checkAzureIdentity(identity, `endpoints.${ename}.discovery.identity`));
   }
 
   const keyOwner = new Map<string, string>();
   for (const [cname, raw] of Object.entries(rec(root.consumers))) {
     const c = rec(raw);
     list(c.deployments).forEach((d, i) => {
-      if (typeof d === 'string' && d !== '*' && !(d in deployments)) {
+      if (typeof d === 'string' && d !== '*' && !(d in deployments) && !discovers) {
         issues.push({
           path: `consumers.${cname}.deployments[${i}]`,
           message: `no deployment named "${d}"${didYouMean(d, deploymentNames)}`,
@@ -193,6 +208,14 @@ function crossCheck(config: unknown): Issue[] {
     });
   }
 
+  issues.push(...checkContentSafety(root));
+  issues.push(...checkEntraConsumers(root, checkAzureIdentity));
+
+  const defaultEndpoint = rec(root.affinity).defaultEndpoint;
+  if (typeof defaultEndpoint === 'string' && !(defaultEndpoint in endpoints)) {
+    issues.push({ path: 'affinity.defaultEndpoint', message: `no endpoint named "${defaultEndpoint}"${didYouMean(defaultEndpoint, endpointNames)}` });
+  }
+
   const cd = rec(rec(root.resilience).cooldown);
   if (typeof cd.maxSeconds === 'number' && typeof cd.defaultSeconds === 'number' && cd.maxSeconds < cd.defaultSeconds) {
     issues.push({ path: 'resilience.cooldown.maxSeconds', message: 'must be at least defaultSeconds' });
@@ -200,6 +223,26 @@ function crossCheck(config: unknown): Issue[] {
   const adminKey = rec(root.admin).key;
   if (typeof adminKey === 'string' && adminKey.length < 16) {
     issues.push({ path: 'admin.key', message: 'the admin key needs at least 16 characters' });
+  }
+  return issues;
+}
+
+/** Policies need the service; a policy must check something. */
+function checkContentSafety(root: Loose): Issue[] {
+  const issues: Issue[] = [];
+  const service = root.contentSafety;
+  if (rec(rec(service).auth).type === 'entra') issues.push(...checkAzureIdentity(rec(rec(service).auth), 'contentSafety.auth'));
+  for (const section of ['deployments', 'consumers'] as const) {
+    for (const [name, raw] of Object.entries(rec(root[section]))) {
+      const policy = rec(raw).contentSafety;
+      if (policy === undefined) continue;
+      const at = `${section}.${name}.contentSafety`;
+      if (service === undefined) issues.push({ path: at, message: 'needs the top-level contentSafety: { endpoint, auth } of the Azure AI Content Safety resource' });
+      const p = rec(policy);
+      if (Object.keys(rec(p.categories)).length === 0 && p.promptShields !== true && p.promptShields !== 'true' && list(p.blocklists).length === 0) {
+        issues.push({ path: at, message: 'checks nothing: give categories (e.g. { Hate: 4 }), promptShields: true or blocklists' });
+      }
+    }
   }
   return issues;
 }

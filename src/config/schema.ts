@@ -1,6 +1,7 @@
 // The config file's shape (DESIGN.md §2), with its defaults. Values that came
 // from `${VAR}` references arrive as strings, so numbers and booleans accept
 // their string spelling too.
+import { cidrProblem } from '../auth/networks.ts';
 import { z } from 'zod';
 
 const NUMERIC = /^-?\d+(\.\d+)?$/;
@@ -9,9 +10,9 @@ const toNumber = (v: unknown) => (typeof v === 'string' && NUMERIC.test(v.trim()
 const toBoolean = (v: unknown) => (v === 'true' ? true : v === 'false' ? false : v);
 
 export const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.preprocess(toNumber, z.number({ error: 'expected a number' }).int('expected a whole number').min(min).max(max));
+  z.preprocess(toNumber, z.number({ error: 'expected a number' }).int('expected a whole number').min(min, `at least ${min}`).max(max, `at most ${max}`));
 const num = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.preprocess(toNumber, z.number({ error: 'expected a number' }).min(min).max(max));
+  z.preprocess(toNumber, z.number({ error: 'expected a number' }).min(min, `at least ${min}`).max(max, `at most ${max}`));
 const bool = () => z.preprocess(toBoolean, z.boolean({ error: 'expected true or false' }));
 const text = () => z.preprocess((v) => (typeof v === 'number' ? String(v) : v), z.string({ error: 'expected a string' }));
 const nonEmpty = () => text().pipe(z.string().min(1, 'must not be empty'));
@@ -34,6 +35,14 @@ const name = (what: string) =>
     message: `${what} names use letters, digits, ".", "_" and "-" (at most 128, no "..")`,
   });
 
+const cidr = () =>
+  nonEmpty().superRefine((v, ctx) => {
+    const problem = cidrProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+const tls = z.strictObject({ certFile: nonEmpty(), keyFile: nonEmpty() });
+
 const listen = z.strictObject({
   host: text().default('0.0.0.0'),
   port: int(0, 65535).default(8080),
@@ -42,12 +51,17 @@ const listen = z.strictObject({
   requestTimeoutMs: int(1000).default(120_000),
   /** on SIGTERM: how long in-flight requests may take before connections are closed */
   shutdownGraceMs: int(0).default(30_000),
+  /** HTTPS: PEM files, picked up again when they change */
+  tls: tls.optional(),
+  /** proxies whose X-Forwarded-For is believed (addresses or CIDRs); no one's by default */
+  trustedProxies: z.array(cidr()).default([]),
 });
 
 const admin = z.strictObject({
   host: text().default('127.0.0.1'),
   port: int(0, 65535).default(8081),
   key: text().optional(),
+  tls: tls.optional(),
 });
 
 /**
@@ -105,12 +119,54 @@ const endpointUrl = nonEmpty().superRefine((s, ctx) => {
   }
 });
 
+/** A naming rule: a regular expression whose named group `deployment` is the gateway deployment's name. */
+const namingRule = z.strictObject({
+  pattern: nonEmpty().superRefine((s, ctx) => {
+    try {
+      if (!new RegExp(s).source.includes('(?<deployment>')) ctx.addIssue({ code: 'custom', message: 'the pattern needs a named group (?<deployment>…)' });
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `not a regular expression: ${(err as Error).message}` });
+    }
+  }),
+});
+
+/** Deployments listed through Azure Resource Manager (src/discovery) and joined to the config's. */
+const discovery = z.strictObject({
+  subscriptionId: nonEmpty(),
+  resourceGroup: nonEmpty(),
+  /** the Azure OpenAI (Cognitive Services) account's resource name */
+  account: nonEmpty(),
+  /** who asks Resource Manager; default: the endpoint's entra auth, else DefaultAzureCredential's chain */
+  identity: z.strictObject(azureIdentityFields).optional(),
+  /** Resource Manager's base URL (sovereign clouds differ, e.g. https://management.usgovcloudapi.net) */
+  armUrl: endpointUrl.default('https://management.azure.com'),
+  apiVersion: nonEmpty().default('2024-10-01'),
+  /** glob patterns ("gpt-4o*") matched against the deployment's name or its model's name */
+  include: z.array(nonEmpty()).min(1).max(100).default(['*']),
+  exclude: z.array(nonEmpty()).max(100).default([]),
+  /** the gateway deployment a discovered one joins: its model's name, its own name, or a naming rule */
+  groupBy: z.union([z.enum(['model', 'name']), namingRule], { error: 'groupBy is model, name or { pattern: "…(?<deployment>…)…" }' }).default('model'),
+  refreshSeconds: num(1, 86_400).default(300),
+  /** per Resource Manager call */
+  timeoutMs: int(100, 120_000).default(10_000),
+  /** target priority by SKU name; `default` for the others (PTU first) */
+  priority: z
+    .record(nonEmpty(), int(0, 1000))
+    .default({ ProvisionedManaged: 1, GlobalProvisionedManaged: 1, DataZoneProvisionedManaged: 1, default: 2 }),
+  /** take tpm/rpm from the deployment's rateLimits (budget pacing) */
+  capacity: bool().default(true),
+  /** the strategy of gateway deployments that discovery creates */
+  strategy: z.enum(STRATEGIES, { error: `strategy must be one of: ${STRATEGIES.join(', ')}` }).default('priority'),
+});
+export type DiscoveryConfig = z.output<typeof discovery>;
+
 const endpoint = z.strictObject({
   kind: z.enum(['azure', 'openai'], { error: 'kind must be azure or openai' }).default('azure'),
   url: endpointUrl,
   auth: endpointAuth.optional(),
   /** open connections to this endpoint at most */
   maxConnections: int(1, 65_536).default(256),
+  discovery: discovery.optional(),
 });
 
 const target = z.strictObject({
@@ -123,11 +179,33 @@ const target = z.strictObject({
   rpm: int(1).optional(),
 });
 
+/** The response cache for a deployment's deterministic requests (src/cache). */
+const deploymentCache = z.strictObject({
+  ttlSeconds: num(1, 30 * 86_400).default(300),
+  /** consumer: each consumer reads only the answers made for it; shared: every consumer of the deployment */
+  scope: z.enum(['consumer', 'shared'], { error: 'cache.scope is consumer or shared' }).default('consumer'),
+  /** larger answers are not stored; at most 1 MiB, what the relay holds of a JSON answer */
+  maxEntryBytes: int(1024, 1024 * 1024).default(1024 * 1024),
+});
+
+/** What Azure AI Content Safety checks a prompt for, per deployment or consumer (src/safety); both apply: the stricter wins. */
+const contentSafetyPolicy = z.strictObject({
+  /** block at or above this severity (1–7; the four-level scale answers 0, 2, 4, 6); a category left out is not checked */
+  categories: z.strictObject({ Hate: int(1, 7).optional(), SelfHarm: int(1, 7).optional(), Sexual: int(1, 7).optional(), Violence: int(1, 7).optional() }).default({}),
+  /** Prompt Shields: block user prompt attacks (jailbreaks) and attacks hidden in tool results */
+  promptShields: bool().default(false),
+  /** the service's custom blocklists; any match blocks */
+  blocklists: z.array(nonEmpty()).max(10).default([]),
+});
+
 const deployment = z.strictObject({
   strategy: z.enum(STRATEGIES, { error: `strategy must be one of: ${STRATEGIES.join(', ')}` }).default('priority'),
   targets: z.array(target).min(1, 'a deployment needs at least one target'),
   /** what a request without max_tokens is counted at against a target's tpm, as Azure reserves it */
   defaultMaxTokens: int(1).default(1000),
+  /** `true` for the defaults */
+  cache: z.preprocess((v) => (v === true || v === 'true' ? {} : v === false || v === 'false' ? undefined : v), deploymentCache.optional()),
+  contentSafety: contentSafetyPolicy.optional(),
 });
 
 const statusRange = text().refine((s) => /^[1-5]\d\d(-[1-5]\d\d)?$/.test(s), {
@@ -201,6 +279,11 @@ const consumer = z.strictObject({
   deployments: z.array(nonEmpty()).min(1, 'list the deployments this consumer may use, or "*"'),
   limits: limits.optional(),
   requireUser: bool().default(false),
+  /** only from these client networks (addresses or CIDRs); any when absent */
+  allowedNetworks: z.array(cidr()).min(1).optional(),
+  /** Entra apps (their appid / azp) whose access tokens authenticate as this consumer; needs the top-level entra section */
+  entraAppIds: z.array(nonEmpty()).max(1000).optional(),
+  contentSafety: contentSafetyPolicy.optional(),
 });
 
 const state = z.discriminatedUnion(
@@ -218,6 +301,42 @@ const state = z.discriminatedUnion(
   ],
   { error: 'state.store is memory or redis' },
 );
+
+/** Stored objects (files, batches, Responses, threads…) live on the account that made them: see src/affinity. */
+const affinity = z.strictObject({
+  /** how long the gateway remembers which endpoint holds an object (default 30 days; refreshed as it is used) */
+  ttlSeconds: int(60, 10 * 365 * 86_400).default(2_592_000),
+  /** where a creation that names no deployment (a file upload, a thread) goes, and lists; see the README */
+  defaultEndpoint: name('endpoint').optional(),
+});
+
+/** The Azure AI Content Safety resource that prompts are checked with (src/safety). */
+const contentSafety = z.strictObject({
+  endpoint: endpointUrl,
+  auth: z.discriminatedUnion(
+    'type',
+    [
+      z.strictObject({ type: z.literal('api-key'), key: nonEmpty() }),
+      z.strictObject({ type: z.literal('entra'), ...azureIdentityFields, scope: text().default('https://cognitiveservices.azure.com/.default') }),
+    ],
+    { error: 'contentSafety.auth.type is api-key or entra' },
+  ),
+  apiVersion: nonEmpty().default('2024-09-01'),
+  outputType: z.enum(['FourSeverityLevels', 'EightSeverityLevels'], { error: 'outputType is FourSeverityLevels or EightSeverityLevels' }).default('FourSeverityLevels'),
+  /** the whole check of one request (its calls run in parallel) */
+  timeoutMs: int(10, 60_000).default(2000),
+  /** the service failed or was too slow: forward anyway (true) or refuse with 503 (false) */
+  failOpen: bool().default(false),
+  /** keep the checked text in the audit record of a blocked prompt */
+  recordPrompt: bool().default(false),
+  /** characters checked per request, in calls of 10,000; beyond it, overMaxChars decides */
+  maxChars: int(1, 1_000_000).default(50_000),
+  /** a prompt longer than maxChars: check its newest maxChars characters, or refuse it (400) */
+  overMaxChars: z.enum(['check-last', 'refuse'], { error: 'overMaxChars is check-last or refuse' }).default('check-last'),
+  maxConnections: int(1, 4096).default(64),
+});
+export type ContentSafetyConfig = z.output<typeof contentSafety>;
+export type ContentSafetyPolicyConfig = z.output<typeof contentSafetyPolicy>;
 
 const ledger = z.strictObject({
   url: nonEmpty()
@@ -253,17 +372,60 @@ const telemetry = z.strictObject({
   traceSampleRatio: num(0, 1).default(1),
 });
 
+/** Apps calling with Entra ID access tokens (src/auth/entra): whose tokens are accepted, as API Management's validate-azure-ad-token checks them. */
+const entraConsumers = z.strictObject({
+  tenantId: nonEmpty(),
+  /** the token's aud must be one of these: the gateway's app ID URI (api://…) or its client id */
+  audiences: z.array(nonEmpty()).min(1, 'list the audiences tokens must be issued for').max(20),
+  /** default: {authorityHost}/{tenantId}/v2.0 and https://sts.windows.net/{tenantId}/ (v1 tokens) */
+  issuers: z.array(nonEmpty()).min(1).max(20).optional(),
+  /** the tenant's signing keys; default: the jwks_uri of the tenant's OpenID configuration */
+  jwksUri: endpointUrl.optional(),
+  authorityHost: endpointUrl.default('https://login.microsoftonline.com'),
+  /** every one of these app roles must be in the token's roles */
+  requiredRoles: z.array(nonEmpty()).max(20).default([]),
+  clockSkewSeconds: int(0, 600).default(60),
+  /** the keys are fetched again for an unknown kid at most this often */
+  jwksCooldownSeconds: num(0, 3600).default(30),
+  /** validated tokens kept (by hash, until they expire) */
+  cacheMaxEntries: int(0, 1_000_000).default(10_000),
+});
+export type EntraConsumersConfig = z.output<typeof entraConsumers>;
+
+/** Where `${keyvault:vault/secret}` references are read (src/secrets): the vault's URL and who asks. */
+export const keyVault = z.strictObject({
+  ...azureIdentityFields,
+  /** `{vault}` is the reference's vault name; another cloud: https://{vault}.vault.usgovcloudapi.net */
+  vaultUrl: nonEmpty()
+    .refine((s) => s.startsWith('https://'), { message: 'Key Vault is reached over https: write https://{vault}.vault.azure.net' })
+    .default('https://{vault}.vault.azure.net'),
+  /** how often referenced secrets are read again; a change is applied like a reload */
+  refreshSeconds: num(1, 86_400).default(300),
+  /** per secret read (retries included) */
+  timeoutMs: int(100, 120_000).default(10_000),
+  /** for a vault behind a custom domain, whose challenge names another resource */
+  disableChallengeResourceVerification: bool().default(false),
+});
+export type KeyVaultConfig = z.output<typeof keyVault>;
+
 export const configSchema = z.strictObject({
   listen: listen.prefault({}),
   admin: admin.prefault({}),
   endpoints: z.record(name('endpoint'), endpoint),
-  deployments: z.record(name('deployment'), deployment),
+  /** may stay empty when an endpoint discovers its deployments */
+  deployments: z.record(name('deployment'), deployment).default({}),
   resilience: resilience.prefault({}),
   consumers: z.record(name('consumer'), consumer).default({}),
   state: state.default({ store: 'memory' }),
+  affinity: affinity.prefault({}),
   ledger: ledger.prefault({}),
   telemetry: telemetry.prefault({}),
   prices: z.record(nonEmpty(), price).default({}),
+  /** what the in-memory response cache holds at most (with state.store: redis, Redis holds the entries) */
+  cache: z.strictObject({ maxMemoryBytes: int(1024 * 1024).default(128 * 1024 * 1024) }).prefault({}),
+  contentSafety: contentSafety.optional(),
+  entra: entraConsumers.optional(),
+  secrets: z.strictObject({ keyvault: keyVault.optional() }).prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -273,3 +435,4 @@ export type DeploymentConfig = Config['deployments'][string];
 export type TargetConfig = DeploymentConfig['targets'][number];
 export type ConsumerConfig = Config['consumers'][string];
 export type ResilienceConfig = Config['resilience'];
+export type AffinityConfig = Config['affinity'];

@@ -5,7 +5,7 @@ import type { AuditRecord, StoredKey, UsageRecord } from './records.ts';
 export const USAGE_COLUMNS = [
   'id', 'time_ms', 'request_id', 'consumer', 'deployment', 'endpoint', 'upstream_deployment', 'model',
   'prompt_tokens', 'completion_tokens', 'cached_tokens', 'reasoning_tokens', 'total_tokens', 'usage_known',
-  'status', 'attempts', 'latency_ms', 'ttfb_ms', 'user_id', 'stream', 'client_ip',
+  'status', 'attempts', 'latency_ms', 'ttfb_ms', 'user_id', 'stream', 'client_ip', 'cache',
 ] as const;
 
 export const AUDIT_COLUMNS = ['id', 'time_ms', 'request_id', 'consumer', 'kind', 'detail', 'client_ip'] as const;
@@ -19,7 +19,7 @@ export function usageValues<B>(r: UsageRecord, bool: (b: boolean) => B): (Value 
   return [
     r.id, r.time, r.requestId, n(r.consumer), n(r.deployment), n(r.endpoint), n(r.upstreamDeployment), n(r.model),
     n(r.promptTokens), n(r.completionTokens), n(r.cachedTokens), n(r.reasoningTokens), n(r.totalTokens), bool(r.usageKnown),
-    r.status, r.attempts, r.latencyMs, n(r.ttfbMs), n(r.user), bool(r.stream), n(r.clientIp),
+    r.status, r.attempts, r.latencyMs, n(r.ttfbMs), n(r.user), bool(r.stream), n(r.clientIp), n(r.cache),
   ];
 }
 

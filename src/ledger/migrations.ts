@@ -71,6 +71,12 @@ export const MIGRATIONS: readonly Migration[] = [
       ...indexes,
     ],
   },
+  {
+    // what the response cache did for the request (hit: no upstream tokens)
+    version: 2,
+    sqlite: ['ALTER TABLE usage_records ADD COLUMN cache TEXT'],
+    postgres: ['ALTER TABLE usage_records ADD COLUMN IF NOT EXISTS cache TEXT'],
+  },
 ];
 
 export const SCHEMA_TABLE = 'aoaigw_schema_version';

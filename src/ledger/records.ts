@@ -27,15 +27,20 @@ export interface UsageRecord {
   readonly user: string | undefined;
   readonly stream: boolean;
   readonly clientIp: string | undefined;
+  /** what the response cache did: hit (no upstream tokens), miss, refresh, bypass, skip; absent without a cache */
+  readonly cache?: string;
 }
 
 export type AuditKind =
   | 'auth_failed'
   | 'deployment_not_allowed'
+  | 'network_refused'
   | 'user_required'
   | 'rate_limited'
   | 'quota_exceeded'
   | 'concurrency_limited'
+  | 'content_blocked'
+  | 'content_safety_unavailable'
   | 'key_created'
   | 'key_revoked';
 
@@ -45,7 +50,7 @@ export interface AuditRecord {
   readonly requestId: string | undefined;
   readonly consumer: string | undefined;
   readonly kind: AuditKind;
-  /** why, in a few fields (never a key or a prompt) */
+  /** why, in a few fields (never a key; a prompt only in content_blocked with contentSafety.recordPrompt) */
   readonly detail: Readonly<Record<string, string | number | boolean | undefined>>;
   readonly clientIp: string | undefined;
 }

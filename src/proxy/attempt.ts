@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import type { Target } from '../routing/target.ts';
 import { createUsageProbe, type UsageProbe } from '../usage/usage-probe.ts';
+import type { AnswerTap } from './answer-tap.ts';
 import { ClientGoneError, TotalTimeoutError, type Exchange } from './exchange.ts';
 import { SseFramer, sseErrorEvent, USAGE_OBJECT, withoutUsageEvent } from './sse-framer.ts';
 import type { UpstreamRequest } from './upstream-request.ts';
@@ -104,6 +105,8 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   #upstreamHeaders: IncomingHttpHeaders = {};
   #framer: SseFramer | undefined;
   #probe: UsageProbe | undefined;
+  /** the exchange's tap, for a successful answer */
+  #tap: AnswerTap | undefined;
   #settled = false;
 
   constructor(ex: Exchange, target: Target, opts: AttemptOptions, resolve: (o: AttemptOutcome) => void) {
@@ -141,6 +144,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     const sse = typeof contentType === 'string' && contentType.startsWith('text/event-stream');
     if (sse) this.#framer = new SseFramer();
     if (statusCode < 300) this.#probe = createUsageProbe(typeof contentType === 'string' ? contentType : undefined);
+    if (statusCode < 300) this.#tap = ex.answerTap;
     const res = ex.res;
     res.on('drain', () => controller.resume());
     this.#upstreamHeaders = headers;
@@ -171,6 +175,8 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       // One look for a usage object serves both reading it and removing the chunk the client did not ask for.
       const hasUsage = out.indexOf(USAGE_OBJECT) !== -1;
       this.#probe?.push(out, hasUsage);
+      if (this.#status === 200) this.#ex.cache?.takeEvents(out);
+      this.#tap?.events(out);
       if (hasUsage && this.#ex.injectedUsage) out = withoutUsageEvent(out);
     } else {
       this.#probe?.push(out);
@@ -184,15 +190,29 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     if (this.#json) {
       const body = Buffer.concat(this.#json);
       this.#probe?.push(body);
+      this.#ex.cache?.takeJson(body);
       this.#finishUsage();
       this.#json = undefined;
-      res.writeHead(this.#status, { ...clientHeaders(this.#ex, this.#upstreamHeaders), 'content-length': String(body.length) });
-      res.end(body);
-      return this.#settleRelayed(false);
+      // The tap may hold the answer back (until what it created is recorded) or give another body.
+      const tapped = this.#tap?.json(body);
+      if (tapped) return void tapped.then((b) => this.#endJson(b ?? body), () => this.#endJson(body));
+      return this.#endJson(body);
     }
     const rest = this.#framer?.rest();
     if (rest) res.write(rest);
-    res.end();
+    const held = this.#tap?.end();
+    if (held) return void held.then(() => this.#endStream(), () => this.#endStream());
+    this.#endStream();
+  }
+
+  #endJson(body: Buffer): void {
+    this.#ex.res.writeHead(this.#status, { ...clientHeaders(this.#ex, this.#upstreamHeaders), 'content-length': String(body.length) });
+    this.#ex.res.end(body);
+    this.#settleRelayed(false);
+  }
+
+  #endStream(): void {
+    this.#ex.res.end();
     this.#finishUsage();
     this.#settleRelayed(false);
   }

@@ -3,14 +3,18 @@
 // changes what the client asked for.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import type { AffinityState } from '../affinity/index.ts';
 import type { Consumer } from '../auth/consumer-keys.ts';
+import type { CacheTicket } from '../cache/response-cache.ts';
 import { limitHeaders } from '../limits/limit-headers.ts';
 import type { Admitted } from '../limits/consumer-limiter.ts';
 import type { DeploymentPool, Target } from '../routing/target.ts';
+import type { SafetyOutcome } from '../safety/outcome.ts';
 import type { Span } from '../telemetry/spans.ts';
 import { requestId, traceContext, type TraceContext } from '../telemetry/trace-context.ts';
 import { estimateRequestTokens, generatesTokens } from '../tokens/estimate.ts';
 import type { Usage } from '../usage/usage.ts';
+import type { AnswerTap } from './answer-tap.ts';
 import type { JsonFields } from './json-fields.ts';
 import type { Route } from './routes.ts';
 
@@ -53,11 +57,20 @@ export class Exchange {
   stream = false;
   /** the body's `user` field */
   user: string | undefined;
-  readonly clientIp: string | undefined;
+  /** the client's address (X-Forwarded-For only from trusted proxies) */
+  clientIp: string | undefined;
   /** the consumer's limits this request was admitted under (a limited consumer only) */
   admitted: Admitted | undefined;
   /** the gateway asked upstream for the usage chunk the client did not ask for: it is removed again */
   injectedUsage = false;
+  /** what the response cache did for it (a deployment with a cache only) */
+  cache: CacheTicket | undefined;
+  /** what the content safety check found (a deployment or consumer with a contentSafety policy only) */
+  safety: SafetyOutcome | undefined;
+  /** where a request about stored objects goes, and why (src/affinity) */
+  affinity: AffinityState | undefined;
+  /** reads a successful answer before the client has it all (affinity: the ids it made) */
+  answerTap: AnswerTap | undefined;
 
   attempts = 0;
   /** the target that produced the response the client got */
@@ -72,6 +85,7 @@ export class Exchange {
   abortReason: Error | undefined;
   #onAbort: ((reason: Error) => void) | undefined;
   #tokens: number | undefined;
+  #parsed: Record<string, unknown> | null | undefined;
 
   constructor(req: IncomingMessage, res: ServerResponse) {
     this.req = req;
@@ -80,7 +94,6 @@ export class Exchange {
     this.requestId = requestId(typeof rid === 'string' ? rid : undefined);
     const tp = req.headers.traceparent;
     this.trace = traceContext(typeof tp === 'string' ? tp : undefined);
-    this.clientIp = req.socket.remoteAddress;
   }
 
   /** The gateway's own response headers, on every answer. */
@@ -92,8 +105,10 @@ export class Exchange {
     };
     if (this.target) {
       h['x-gateway-endpoint'] = this.target.endpoint.name;
-      h['x-gateway-deployment'] = this.target.upstreamName;
+      // an endpoint's own target (stored objects) has no deployment name
+      if (this.target.upstreamName) h['x-gateway-deployment'] = this.target.upstreamName;
     }
+    if (this.cache) h['x-gateway-cache'] = this.cache.status;
     if (this.admitted) Object.assign(h, limitHeaders(this.admitted, this.chargedTokens()));
     return h;
   }
@@ -104,6 +119,7 @@ export class Exchange {
    * zero), else nothing.
    */
   chargedTokens(): number {
+    if (this.cache?.status === 'hit') return 0; // answered from the cache: upstream spent nothing
     if (this.usage) return this.usage.totalTokens;
     if (this.status >= 200 && this.status < 300 && this.admitted) return this.admitted.estimate;
     return 0;
@@ -117,18 +133,26 @@ export class Exchange {
   /** Tokens this request reserves at admission (Azure's arithmetic), computed once. */
   estimatedTokens(defaultMaxTokens: number): number {
     if (this.#tokens === undefined) {
-      let body: Record<string, unknown> | undefined;
-      if (this.json) {
-        try {
-          body = JSON.parse(this.body.toString('utf8')) as Record<string, unknown>;
-        } catch {
-          body = undefined;
-        }
-      }
+      const body = this.bodyObject();
       const op = this.route && 'operation' in this.route ? this.route.operation : '';
       this.#tokens = body ? estimateRequestTokens(body, defaultMaxTokens, generatesTokens(op)) : 0;
     }
     return this.#tokens;
+  }
+
+  /** The JSON body parsed, once: at its first call, before the gateway adds stream_options (undefined when not a JSON object). */
+  bodyObject(): Record<string, unknown> | undefined {
+    if (this.#parsed === undefined) {
+      this.#parsed = null;
+      if (this.json) {
+        try {
+          this.#parsed = JSON.parse(this.body.toString('utf8')) as Record<string, unknown>;
+        } catch {
+          // the fields scanned, but the whole is not JSON: upstream judges it
+        }
+      }
+    }
+    return this.#parsed ?? undefined;
   }
 
   abort(reason: Error): void {

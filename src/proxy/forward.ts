@@ -5,7 +5,7 @@
 import type { ResilienceConfig } from '../config/schema.ts';
 import type { Choice, None } from '../routing/router.ts';
 import type { AttemptResult } from '../routing/target-health.ts';
-import type { Target } from '../routing/target.ts';
+import type { DeploymentPool, Target } from '../routing/target.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { endAttemptSpan, startAttemptSpan } from '../telemetry/spans.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
@@ -13,6 +13,7 @@ import { describe, relayHeld, runAttempt, type AttemptOutcome, type HeldAnswer }
 import { GatewayError } from './errors.ts';
 import { ClientGoneError, TotalTimeoutError, type Exchange } from './exchange.ts';
 import { upstreamBody, upstreamHeaders, upstreamPath } from './upstream-request.ts';
+import { CredentialUnavailableError, describeFailure } from '../upstream/entra-credential.ts';
 
 /** What the last attempt left, when no further attempt is made. */
 type Last =
@@ -20,8 +21,8 @@ type Last =
   | { readonly kind: 'failed'; readonly target: Target; readonly outcome: Extract<AttemptOutcome, { kind: 'failed' }> }
   | undefined;
 
-export async function forward(ex: Exchange, runtime: Runtime, telemetry: Telemetry): Promise<void> {
-  const pool = ex.deployment!;
+/** `pool`: the targets to try; the deployment's, unless affinity keeps the request on one endpoint. */
+export async function forward(ex: Exchange, runtime: Runtime, telemetry: Telemetry, pool: DeploymentPool = ex.deployment!): Promise<void> {
   const { resilience } = runtime.config;
   const { router } = runtime;
   const retry = retryPolicy(resilience);
@@ -58,7 +59,7 @@ export async function forward(ex: Exchange, runtime: Runtime, telemetry: Telemet
       // Throttled all round: say when to come back. Otherwise report what the last attempt got.
       if (last === undefined || (last.kind === 'held' && last.answer.status === 429)) {
         if (last) ex.target = last.target;
-        return refuse(ex, choice, resilience);
+        return refuse(ex, pool.name, choice, resilience);
       }
       break;
     }
@@ -77,6 +78,11 @@ export async function forward(ex: Exchange, runtime: Runtime, telemetry: Telemet
     } catch (err) {
       router.finish(target, { kind: 'abandoned' });
       if (span) endAttemptSpan(span.span, 'credential');
+      // No token for this endpoint (routing now keeps it out): the next target, at once; nothing was sent.
+      if (err instanceof CredentialUnavailableError) {
+        ex.attempts--;
+        continue;
+      }
       throw err;
     }
     router.finish(target, healthResult(outcome));
@@ -99,11 +105,11 @@ export async function forward(ex: Exchange, runtime: Runtime, telemetry: Telemet
     }
     break;
   }
-  finish(ex, last, await router.outlook(pool, cost, Date.now()), resilience);
+  finish(ex, pool.name, last, await router.outlook(pool, cost, Date.now()), resilience);
 }
 
 /** Out of attempts (or stopped): the last answer, or what went wrong. */
-function finish(ex: Exchange, last: Last, outlook: None, resilience: ResilienceConfig): void {
+function finish(ex: Exchange, name: string, last: Last, outlook: None, resilience: ResilienceConfig): void {
   const reason = ex.abortReason;
   if (reason instanceof ClientGoneError) return;
   if (last) ex.target = last.target;
@@ -120,15 +126,19 @@ function finish(ex: Exchange, last: Last, outlook: None, resilience: ResilienceC
     throw new GatewayError('upstream_error', `The upstream ${last.target.id} answered ${last.answer.status}.`);
   }
   // Every attempt answered 429: say when the first target is back.
-  refuse(ex, { ...outlook, throttled: true }, resilience);
+  refuse(ex, name, { ...outlook, throttled: true }, resilience);
 }
 
 /** No target to send to: 429 when they are throttled, 503 when broken or drained, both with the time to the first one back. */
-function refuse(ex: Exchange, none: None, resilience: ResilienceConfig): void {
+function refuse(ex: Exchange, name: string, none: None, resilience: ResilienceConfig): void {
   const wait = none.backAt === Infinity ? resilience.cooldown.defaultSeconds * 1000 : Math.max(0, none.backAt - Date.now());
-  const name = ex.deployment!.name;
   if (none.throttled) {
     throw new GatewayError('all_targets_throttled', `Every target of "${name}" is rate-limited; retry after ${Math.ceil(wait / 1000)} s.`, {
+      retryAfterMs: wait,
+    });
+  }
+  if (none.credential) {
+    throw new GatewayError('upstream_credential_unavailable', `No target of "${name}" is available: the gateway has no Entra ID token for their endpoints; retry after ${Math.ceil(wait / 1000)} s.`, {
       retryAfterMs: wait,
     });
   }
@@ -138,13 +148,13 @@ function refuse(ex: Exchange, none: None, resilience: ResilienceConfig): void {
 async function send(ex: Exchange, target: Target, hold: (status: number) => boolean, resilience: ResilienceConfig): Promise<AttemptOutcome> {
   const body = upstreamBody(ex, target);
   const headers = upstreamHeaders(ex, body.length);
-  await applyCredential(ex, target, headers);
+  await applyCredential(target, headers);
   const { timeouts } = resilience;
   return runAttempt(
     ex,
     target,
     { path: upstreamPath(ex, target), headers, body: body.length > 0 ? body : null },
-    { hold, holdJson: ex.admitted !== undefined, firstByteMs: timeouts.firstByteMs, idleStreamMs: timeouts.idleStreamMs },
+    { hold, holdJson: ex.admitted !== undefined || ex.cache?.storing === true || ex.answerTap !== undefined, firstByteMs: timeouts.firstByteMs, idleStreamMs: timeouts.idleStreamMs },
   );
 }
 
@@ -196,15 +206,13 @@ function retryPolicy(r: ResilienceConfig): RetryPolicy {
   return p;
 }
 
-async function applyCredential(ex: Exchange, target: Target, headers: Record<string, string | string[]>): Promise<void> {
+async function applyCredential(target: Target, headers: Record<string, string | string[]>): Promise<void> {
   const pending = target.endpoint.credential.apply(headers as Record<string, string>);
   if (!pending) return;
   try {
     await pending;
   } catch (err) {
-    ex.target = target;
-    // The identity library's message goes to the log only: it may describe the host's identity setup.
-    ex.error = `credential: ${(err as Error).message}`;
-    throw new GatewayError('upstream_unreachable', `The gateway could not get a credential for endpoint "${target.endpoint.name}".`);
+    // The identity library's message goes to the admin state and the log only: it may describe the host's identity setup.
+    throw err instanceof CredentialUnavailableError ? err : new CredentialUnavailableError(describeFailure(err));
   }
 }

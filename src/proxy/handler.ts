@@ -3,12 +3,16 @@
 // step either fills the Exchange or throws a GatewayError, which becomes an
 // OpenAI-shaped answer.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { forwardStored, routeStoredObjects } from '../affinity/index.ts';
 import { mayUse, presentedKey } from '../auth/consumer-keys.ts';
+import { clientAddress } from '../auth/networks.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import type { ConsumerLimiter } from '../limits/consumer-limiter.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { StoreUnavailableError } from '../state/fallback-store.ts';
 import type { Activity } from '../admin/activity.ts';
+import type { ResponseCache } from '../cache/index.ts';
+import type { ContentSafetyGuard } from '../safety/index.ts';
 import type { AccessLog } from '../telemetry/access-log.ts';
 import { endRequestSpan, startRequestSpan } from '../telemetry/spans.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
@@ -16,6 +20,7 @@ import { GatewayError, sendError } from './errors.ts';
 import { accessRecord, auditRecord, pathOf, usageRecord } from './exchange-records.ts';
 import { ClientGoneError, Exchange, TotalTimeoutError } from './exchange.ts';
 import { forward } from './forward.ts';
+import { entraConsumer } from './entra-auth.ts';
 import { readBody } from './request-body.ts';
 import { bodyModel, readBodyFields, requestStreamUsage } from './request-fields.ts';
 import { isDeploymentName, matchRoute, type Route } from './routes.ts';
@@ -29,6 +34,9 @@ export interface HandlerDeps {
   ready(): Promise<boolean>;
   accessLog: AccessLog;
   limiter: ConsumerLimiter;
+  cache: ResponseCache;
+  /** checks prompts under a contentSafety policy before they are forwarded */
+  contentSafety: ContentSafetyGuard;
   ledger: Ledger | undefined;
   /** called when an exchange starts and when it has closed, for graceful shutdown */
   track(delta: 1 | -1): void;
@@ -38,6 +46,7 @@ export function createRequestHandler(deps: HandlerDeps) {
   return function handleRequest(req: IncomingMessage, res: ServerResponse): void {
     const ex = new Exchange(req, res);
     const runtime = deps.runtime();
+    ex.clientIp = clientAddress(req.socket.remoteAddress, req.headers, runtime.trustedProxies);
     deps.track(1);
     const tracer = deps.telemetry.tracer;
     if (tracer) {
@@ -85,9 +94,13 @@ async function handle(ex: Exchange, runtime: Runtime, deps: HandlerDeps): Promis
   if (key === undefined) {
     throw new GatewayError('missing_api_key', 'No API key: send it as the api-key header or as Authorization: Bearer <key>.');
   }
-  const consumer = runtime.keys.authenticate(key);
+  // A key first (a hash and a lookup); an Entra ID token only when it is none.
+  const consumer = runtime.keys.authenticate(key) ?? (await entraConsumer(ex, runtime, key));
   if (!consumer) throw new GatewayError('invalid_api_key', 'Incorrect API key provided.');
   ex.consumer = consumer;
+  if (consumer.networks && !consumer.networks.has(ex.clientIp)) {
+    throw new GatewayError('network_not_allowed', 'This key may not be used from this network.');
+  }
 
   if (route.kind === 'models') return listModels(ex, runtime, route.id);
 
@@ -96,7 +109,9 @@ async function handle(ex: Exchange, runtime: Runtime, deps: HandlerDeps): Promis
   ex.body = await readBody(req, runtime.config.listen.maxBodyBytes);
   readBodyFields(ex);
 
-  if (route.kind === 'body-model') {
+  // Files, batches, stored Responses…: where the object lives decides (src/affinity).
+  const stored = route.kind === 'body-model' && (await routeStoredObjects(ex, runtime, deps.telemetry.metrics, (name) => resolveDeployment(ex, runtime, name)));
+  if (route.kind === 'body-model' && !stored) {
     const model = bodyModel(ex);
     if (model === undefined || model === '') {
       throw new GatewayError('model_required', 'This route needs a "model" field naming a deployment.', { param: 'model' });
@@ -107,12 +122,19 @@ async function handle(ex: Exchange, runtime: Runtime, deps: HandlerDeps): Promis
     resolveDeployment(ex, runtime, model);
   }
 
-  if (consumer.requireUser && !ex.user) {
+  if (consumer.requireUser && !ex.user && ex.affinity?.generates !== false) {
     throw new GatewayError('user_required', 'This key requires a "user" field in the request body.', { param: 'user' });
   }
   await admit(ex, deps.limiter);
+  // After admission (limits apply), before the cache: a policy holds for cached answers too.
+  const screening = deps.contentSafety.check(ex, runtime);
+  if (screening) await screening;
+  // After admission (limits apply to hits too), before the body is changed for upstream.
+  const cache = ex.deployment?.cache; // none for a stored object's call that names no deployment
+  if (cache && (await deps.cache.answer(ex, cache, runtime.config.cache))) return;
   requestStreamUsage(ex);
-  await forward(ex, runtime, deps.telemetry);
+  await (ex.affinity ? forwardStored(ex, runtime, deps.telemetry) : forward(ex, runtime, deps.telemetry));
+  if (ex.cache?.storing) deps.cache.keep(ex, runtime.config.cache);
 }
 
 /** Holds the consumer to its limits: 429 with the exact time to come back, or 403 when its quota is spent. */
@@ -131,7 +153,7 @@ async function admit(ex: Exchange, limiter: ConsumerLimiter): Promise<void> {
     now,
   );
   if (!limits) return;
-  const admitted = await limiter.admit(limits, ex.estimatedTokens(ex.deployment!.defaultMaxTokens), now);
+  const admitted = await limiter.admit(limits, ex.estimatedTokens(ex.deployment?.defaultMaxTokens ?? 1000), now);
   ex.admitted = admitted;
   const r = admitted.result;
   if (r.ok) return;

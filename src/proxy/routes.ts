@@ -6,7 +6,11 @@ import { NAME } from '../config/schema.ts';
 export type Route =
   /** `/openai/deployments/{deployment}/{operation}`: the deployment is in the path */
   | { readonly kind: 'deployment'; readonly deployment: string; readonly operation: string; readonly query: string }
-  /** `/openai/v1/{operation}`, `/v1/{operation}`, `/openai/responses`: the deployment is the body's `model` */
+  /**
+   * `/openai/v1/{operation}`, `/v1/{operation}`, `/openai/responses…` and the
+   * stored objects' `/openai/{files,batches,assistants,threads,vector_stores}…`:
+   * the deployment is the body's `model`, or where the object named lives (src/affinity)
+   */
   | { readonly kind: 'body-model'; readonly operation: string; readonly azurePath: string; readonly query: string }
   | { readonly kind: 'models'; readonly id: string | undefined }
   | { readonly kind: 'healthz' }
@@ -16,7 +20,8 @@ export type RouteResult = Route | { readonly kind: 'invalid'; readonly reason: s
 
 const DEPLOYMENTS = '/openai/deployments/';
 const V1 = ['/openai/v1/', '/v1/'] as const;
-const RESPONSES = '/openai/responses';
+/** Azure's older (api-version) routes that name no deployment in the path. */
+const BODY_MODEL_ROOTS = /^\/openai\/(?:responses|files|batches|assistants|threads|vector_stores)(?:\/|$)/;
 
 export function matchRoute(rawUrl: string): RouteResult {
   const q = rawUrl.indexOf('?');
@@ -47,7 +52,7 @@ export function matchRoute(rawUrl: string): RouteResult {
       return { kind: 'body-model', operation, azurePath: `/openai/v1/${operation}`, query };
     }
   }
-  if (path === RESPONSES || path.startsWith(`${RESPONSES}/`)) {
+  if (BODY_MODEL_ROOTS.test(path)) {
     const operation = path.slice('/openai/'.length);
     const bad = unsafePath(operation);
     if (bad) return { kind: 'invalid', reason: bad };

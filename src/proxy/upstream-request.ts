@@ -4,7 +4,7 @@
 import type { Target } from '../routing/target.ts';
 import type { Exchange } from './exchange.ts';
 import { setField } from './json-fields.ts';
-import { setFormField } from './multipart-fields.ts';
+import { findFormField, setFormField } from './multipart-fields.ts';
 
 /** Request headers never forwarded: hop-by-hop, framing we recompute, and anything that can carry client credentials. */
 const DROP_REQUEST = new Set([
@@ -29,6 +29,10 @@ const DROP_REQUEST = new Set([
   'accept-encoding',
   'traceparent',
   'x-request-id',
+  // the response cache's directive is the gateway's, not upstream's
+  'x-gateway-cache',
+  // which deployment a stored object's creation goes by: the gateway's to read
+  'x-gateway-deployment',
 ]);
 
 export interface UpstreamRequest {
@@ -54,8 +58,10 @@ export function upstreamBody(ex: Exchange, target: Target): Buffer {
   const modelInBody = route?.kind === 'body-model' || target.endpoint.kind === 'openai';
   if (!modelInBody || ex.body.length === 0) return ex.body;
   const name = target.upstreamName;
-  if (ex.json) return setField(ex.body, ex.json, 'model', JSON.stringify(name));
-  if (ex.boundary) return setFormField(ex.body, ex.boundary, 'model', name);
+  // A body-model route without `model` (a file upload, a batch) is about a stored object: nothing to rewrite.
+  const add = route?.kind !== 'body-model';
+  if (ex.json) return add || ex.json.fields.has('model') ? setField(ex.body, ex.json, 'model', JSON.stringify(name)) : ex.body;
+  if (ex.boundary) return add || findFormField(ex.body, ex.boundary, 'model') ? setFormField(ex.body, ex.boundary, 'model', name) : ex.body;
   return ex.body;
 }
 

@@ -34,6 +34,8 @@ export class ActiveProber {
     const { router } = this.#runtime;
     if (router.health(target).lastSuccessAt > Date.now() - this.#intervalMs) return;
     const ep = target.endpoint;
+    // Without an Entra token the target is out already (credential-failed); a probe would only mark it twice.
+    if ((ep.credential.unavailableUntil?.() ?? 0) > 0) return;
     const openai = ep.kind === 'openai';
     const path = openai
       ? `${ep.basePath}/v1/chat/completions`

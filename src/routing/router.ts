@@ -14,7 +14,7 @@ import { TargetHealth, type AttemptResult, type LocalHealthConfig } from './targ
 import { WaitQueue } from './wait-queue.ts';
 
 /** Why a target is out (or that it is not). */
-export type Condition = TargetView['condition'] | 'passive' | 'probe-failed';
+export type Condition = TargetView['condition'] | 'passive' | 'probe-failed' | 'credential-failed';
 
 /** How long the store's last word on a pool is good enough to choose by (the reservation checks it anyway). */
 const VIEW_TTL_MS = 1000;
@@ -34,6 +34,8 @@ export type None = {
   readonly backAt: number;
   /** true when what keeps them out is throttling (429), false when they are broken or drained (503) */
   readonly throttled: boolean;
+  /** true when every target is out because its endpoint has no Entra token */
+  readonly credential?: boolean;
 };
 
 export type Choice = { readonly target: Target; readonly health: TargetHealth } | None;
@@ -250,13 +252,15 @@ export class Router {
     const health = this.health(target);
     const local = health.localAvailability();
     const later = local.at > view.at;
-    return {
-      target,
-      health,
-      at: later ? local.at : view.at,
-      condition: later ? local.condition : view.condition,
-      headroom: view.headroom,
-    };
+    let at = later ? local.at : view.at;
+    let condition: Condition = later ? local.condition : view.condition;
+    // An endpoint without an Entra token cannot serve, whatever else is known of the target.
+    const noToken = target.endpoint.credential.unavailableUntil?.() ?? 0;
+    if (noToken > at) {
+      at = noToken;
+      condition = 'credential-failed';
+    }
+    return { target, health, at, condition, headroom: view.headroom };
   }
 
   #chooser(pool: DeploymentPool): Chooser {
@@ -289,9 +293,11 @@ function headroom(s: TargetStatus): number | undefined {
 function none(statuses: readonly TargetStatus[], now: number): None {
   let backAt = Infinity;
   let throttled = false;
+  let credential = statuses.length > 0;
   for (const s of statuses) {
     if (s.at > now && THROTTLED.has(s.condition)) throttled = true;
+    if (s.at <= now || s.condition !== 'credential-failed') credential = false;
     backAt = Math.min(backAt, Math.max(s.at, now));
   }
-  return { target: undefined, backAt, throttled };
+  return { target: undefined, backAt, throttled, credential };
 }

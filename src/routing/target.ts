@@ -1,3 +1,4 @@
+import type { CachePolicy } from '../cache/policy.ts';
 import type { STRATEGIES } from '../config/schema.ts';
 import type { TargetLimits } from '../state/store.ts';
 import type { Endpoint } from '../upstream/endpoint.ts';
@@ -25,4 +26,6 @@ export interface DeploymentPool {
   /** whether a target declares tpm, so requests must be costed before one is picked */
   readonly paced: boolean;
   readonly defaultMaxTokens: number;
+  /** the response cache's settings, when the deployment has one */
+  readonly cache?: CachePolicy;
 }

@@ -4,6 +4,9 @@
 // a request half-way.
 import { isDeepStrictEqual } from 'node:util';
 import { KeyIndex } from '../auth/consumer-keys.ts';
+import { compileEntraConsumers, type EntraConsumers } from '../auth/entra-consumers.ts';
+import { compileCachePolicy } from '../cache/policy.ts';
+import { NetworkList } from '../auth/networks.ts';
 import type { Config } from '../config/schema.ts';
 import { breakerSpec, targetLimits } from '../routing/limits.ts';
 import { Router } from '../routing/router.ts';
@@ -16,6 +19,10 @@ export interface Runtime {
   readonly endpoints: ReadonlyMap<string, Endpoint>;
   readonly deployments: ReadonlyMap<string, DeploymentPool>;
   readonly keys: KeyIndex;
+  /** apps authenticating with Entra ID tokens (the config's entra section); undefined without one */
+  readonly entra: EntraConsumers | undefined;
+  /** whose X-Forwarded-For is believed; undefined: no one's */
+  readonly trustedProxies: NetworkList | undefined;
   /** target health and the choice among targets; outlives the snapshot */
   readonly router: Router;
   /** Closes the upstream pools; `force` aborts requests still running. */
@@ -59,14 +66,18 @@ export function compileRuntime(config: Config, router: Router = new Router(confi
       targets,
       paced: targets.some((t) => t.tpm !== undefined),
       defaultMaxTokens: dep.defaultMaxTokens,
+      cache: compileCachePolicy(name, dep),
     });
   }
   router.configure(config.resilience, deployments.values());
+  const keys = new KeyIndex(config.consumers);
   return {
     config,
     endpoints,
     deployments,
-    keys: new KeyIndex(config.consumers),
+    keys,
+    entra: compileEntraConsumers(config, keys, previous?.entra),
+    trustedProxies: config.listen.trustedProxies.length ? new NetworkList(config.listen.trustedProxies) : undefined,
     router,
     async close(force = false) {
       await Promise.all([...endpoints.values()].map((e) => (force ? e.destroy() : e.close())));

@@ -4,17 +4,18 @@
 // stop accepting, let in-flight requests (streams included) finish within a
 // bound, write the ledger's queue, then close the rest.
 import { unwatchFile, watchFile, type Stats } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import { Activity } from '../admin/activity.ts';
 import { AdminServer } from '../admin/admin-server.ts';
 import type { StoredKeyEntry } from '../auth/consumer-keys.ts';
-import { loadConfigFile, type Issue } from '../config/load.ts';
+import type { Issue } from '../config/load.ts';
+import { loadConfigFileWithSecrets, type KeyVaultSecrets } from '../secrets/index.ts';
 import type { Config } from '../config/schema.ts';
 import { Ledger, openLedgerBackend } from '../ledger/ledger.ts';
 import { ConsumerLimiter } from '../limits/consumer-limiter.ts';
+import { ResponseCache } from '../cache/index.ts';
+import { ContentSafetyGuard } from '../safety/index.ts';
 import { createRequestHandler } from '../proxy/handler.ts';
 import { ActiveProber } from '../routing/active-probes.ts';
 import { Router } from '../routing/router.ts';
@@ -26,7 +27,11 @@ import { createAccessLog, noAccessLog } from '../telemetry/access-log.ts';
 import type { GatewayMetrics, Snapshot } from '../telemetry/gateway-metrics.ts';
 import { Telemetry } from '../telemetry/telemetry.ts';
 import { adminPortOf } from './admin-port.ts';
+import { holdBoundFields } from './restart-fields.ts';
+import { createListener, listen, listenerUrl, watchTls, type Listener } from './listener.ts';
 import { describeState, type GatewayState } from './state-report.ts';
+import { Discovery } from '../discovery/index.ts';
+import { superviseCredentials } from '../upstream/credential-watch.ts';
 
 export interface GatewayOptions {
   /** the gateway's logger; access lines go to it too when telemetry.accessLog is on */
@@ -41,21 +46,23 @@ export interface GatewayOptions {
   configPath?: string;
   /** reload when the config file changes */
   watch?: boolean;
+  /** Key Vault values of the config file, kept across reloads (the last good ones serve while the vault is away) */
+  secrets?: KeyVaultSecrets;
 }
 
 export type ReloadResult = { ok: true; restartNeeded: string[] } | { ok: false; issues: Issue[] };
 
-/** Config sections a running process cannot take over: a change needs a restart. */
-const RESTART_SECTIONS = ['listen', 'state', 'ledger', 'telemetry'] as const;
-
 export class Gateway {
-  readonly server: Server;
+  readonly server: Listener;
   readonly admin: AdminServer | undefined;
   readonly telemetry: Telemetry;
   readonly store: StateStore;
   readonly ledger: Ledger;
   readonly activity = new Activity();
   readonly router: Router;
+  readonly contentSafety: ContentSafetyGuard;
+  /** deployments listed through Resource Manager, joined to every config this gateway runs */
+  readonly discovery: Discovery;
   #runtime: Runtime;
   #prober: ActiveProber | undefined;
   readonly #logger: Logger | undefined;
@@ -63,6 +70,8 @@ export class Gateway {
   readonly #keysTimer: NodeJS.Timeout;
   #storedKeys: StoredKeyEntry[] = [];
   #unwatch: (() => void) | undefined;
+  /** stops watching certificate files */
+  #stopTls: (() => void) | undefined;
   #reloading: Promise<ReloadResult> | undefined;
   #inFlight = 0;
   #draining = false;
@@ -76,7 +85,9 @@ export class Gateway {
     this.#opts = opts;
     this.router = new Router(config.resilience, store);
     this.router.onCooldown = (t) => telemetry.metrics.cooldown(t.id, t.endpoint.name);
-    this.#runtime = compileRuntime(config, this.router);
+    this.discovery = new Discovery({ logger: opts.logger, metrics: telemetry.metrics, reload: (base) => this.reload(base) });
+    this.#runtime = compileRuntime(this.discovery.apply(config), this.router);
+    superviseCredentials(this.#runtime.endpoints.values(), opts.logger);
     this.ledger = new Ledger(openLedgerBackend(config.ledger.url), {
       maxPending: config.ledger.maxPendingRecords,
       logger: opts.logger,
@@ -92,6 +103,7 @@ export class Gateway {
     this.#keysTimer.unref();
     telemetry.metrics.observe(() => this.#snapshot());
     const accessLog = opts.logger && config.telemetry.accessLog ? createAccessLog(opts.logger) : noAccessLog;
+    this.contentSafety = new ContentSafetyGuard({ metrics: telemetry.metrics, logger: opts.logger });
     const handler = createRequestHandler({
       runtime: () => this.#runtime,
       telemetry,
@@ -107,13 +119,18 @@ export class Gateway {
       },
       accessLog,
       limiter,
+      // on Redis, cached answers are shared by every replica; else they stay in this process
+      cache: new ResponseCache(config.state.store === 'redis' ? store : undefined, telemetry.metrics),
+      contentSafety: this.contentSafety,
       ledger: this.ledger,
       track: (delta) => {
         this.#inFlight += delta;
         if (this.#inFlight === 0) this.#idle?.();
       },
     });
-    this.server = createServer(
+    this.server = createListener(
+      config.listen.tls,
+      'listen.tls',
       {
         requestTimeout: config.listen.requestTimeoutMs,
         headersTimeout: Math.min(60_000, config.listen.requestTimeoutMs),
@@ -130,7 +147,7 @@ export class Gateway {
     this.admin =
       opts.adminPort === false
         ? undefined
-        : new AdminServer(adminPortOf(this));
+        : new AdminServer(adminPortOf(this), config.admin.tls, opts.logger);
   }
 
   static async start(config: Config, opts: GatewayOptions = {}): Promise<Gateway> {
@@ -139,7 +156,10 @@ export class Gateway {
     const gw = new Gateway(config, store, telemetry, opts);
     try {
       await gw.refreshKeys();
+      // The first lists (each bounded by its timeoutMs); one that fails leaves the config's own deployments, retried.
+      await gw.discovery.ready();
       await listen(gw.server, opts.port ?? config.listen.port, opts.host ?? config.listen.host);
+      if (config.listen.tls && 'setSecureContext' in gw.server) gw.#stopTls = watchTls(gw.server, config.listen.tls, 'listen.tls', opts.logger);
       if (gw.admin) await gw.admin.listen(typeof opts.adminPort === 'number' ? opts.adminPort : config.admin.port, opts.adminHost ?? config.admin.host);
       if (opts.watch && opts.configPath) gw.#watch(opts.configPath);
     } catch (err) {
@@ -166,9 +186,7 @@ export class Gateway {
   }
 
   get url(): string {
-    const a = this.server.address() as AddressInfo;
-    const host = a.family === 'IPv6' ? `[${a.address === '::' ? '::1' : a.address}]` : a.address === '0.0.0.0' ? '127.0.0.1' : a.address;
-    return `http://${host}:${a.port}`;
+    return listenerUrl(this.server);
   }
 
   get inFlight(): number {
@@ -181,6 +199,7 @@ export class Gateway {
       inFlight: this.#inFlight,
       store: { kind: this.store.kind, up: this.store instanceof FallbackStore ? this.store.up : true },
       ledger: { up: this.ledger.up, pending: this.ledger.pending, dropped: this.ledger.dropped },
+      discovery: this.discovery.report(),
     });
   }
 
@@ -202,28 +221,19 @@ export class Gateway {
     let next = given;
     if (!next) {
       if (!this.#opts.configPath) return { ok: false, issues: [{ path: '(config)', message: 'this gateway was started without a config file; there is nothing to read again' }] };
-      const loaded = loadConfigFile(this.#opts.configPath);
+      const loaded = await loadConfigFileWithSecrets(this.#opts.configPath, process.env, this.#opts.secrets);
       if (!loaded.ok) {
         this.#logger?.error({ problems: loaded.issues.map((i) => `${i.path}: ${i.message}`) }, 'reload refused: the config has problems; the running config stays');
         return { ok: false, issues: loaded.issues };
       }
       next = loaded.config;
     }
+    next = this.discovery.apply(next);
     const current = this.#runtime;
-    const restartNeeded: string[] = [];
-    const effective: Config = { ...next };
-    for (const section of RESTART_SECTIONS) {
-      if (!isDeepStrictEqual(current.config[section], next[section])) {
-        restartNeeded.push(section);
-        (effective as Record<string, unknown>)[section] = current.config[section];
-      }
-    }
-    if (current.config.admin.host !== next.admin.host || current.config.admin.port !== next.admin.port) {
-      restartNeeded.push('admin.host/admin.port');
-      effective.admin = { ...next.admin, host: current.config.admin.host, port: current.config.admin.port };
-    }
+    const { effective, restartNeeded } = holdBoundFields(current.config, next);
     const runtime = compileRuntime(effective, this.router, current);
     runtime.keys.setStored(this.#storedKeys);
+    superviseCredentials(runtime.endpoints.values(), this.#logger);
     this.#runtime = runtime;
     this.#prober?.close();
     this.#prober = this.#startProber(effective);
@@ -255,7 +265,9 @@ export class Gateway {
     this.#closed ??= (async () => {
       this.#draining = true;
       clearInterval(this.#keysTimer);
+      await this.discovery.close();
       this.#unwatch?.();
+      this.#stopTls?.();
       const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
       this.server.closeIdleConnections();
       if (this.#inFlight > 0) {
@@ -274,6 +286,7 @@ export class Gateway {
       this.#prober?.close();
       this.router.close();
       await this.#runtime.close(this.#inFlight > 0);
+      await this.contentSafety.close();
       await this.ledger.close();
       await this.store.close();
       await this.telemetry.shutdown();
@@ -323,14 +336,4 @@ export class Gateway {
       ),
     };
   }
-}
-
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }

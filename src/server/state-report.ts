@@ -1,6 +1,8 @@
 // What GET /admin/api/state (and the dashboard, and the target-state gauges)
 // shows: every deployment and its targets as routing sees them now.
+import type { DiscoveryReport } from '../discovery/index.ts';
 import type { Runtime } from '../runtime/runtime.ts';
+import type { CredentialStatus } from '../upstream/credentials.ts';
 
 export interface TargetReport {
   id: string;
@@ -10,6 +12,8 @@ export interface TargetReport {
   priority: number;
   weight: number;
   state: string;
+  /** why it is out, when routing knows more than the state's name (credential-failed: the token fetch's error) */
+  reason: string | null;
   /** when it is back (epoch ms); null when available, or drained */
   availableAt: number | null;
   cooldownUntil: number | null;
@@ -29,12 +33,16 @@ export interface GatewayState {
   inFlight: number;
   stateStore: { kind: string; up: boolean };
   ledger: { up: boolean; pending: number; dropped: number };
+  /** per endpoint with discovery: its last list, last success and last error */
+  discovery: DiscoveryReport[];
   deployments: { name: string; strategy: string; queue: number; targets: TargetReport[] }[];
+  /** each endpoint with an Entra credential: its token's state (never the token) */
+  credentials: ({ endpoint: string } & CredentialStatus)[];
 }
 
 export async function describeState(
   runtime: Runtime,
-  extra: { inFlight: number; store: GatewayState['stateStore']; ledger: GatewayState['ledger'] },
+  extra: { inFlight: number; store: GatewayState['stateStore']; ledger: GatewayState['ledger']; discovery?: DiscoveryReport[] },
 ): Promise<GatewayState> {
   const now = Date.now();
   const { router } = runtime;
@@ -55,6 +63,7 @@ export async function describeState(
           priority: s.target.priority,
           weight: s.target.weight,
           state,
+          reason: state === 'credential-failed' ? (s.target.endpoint.credential.status?.().reason ?? null) : null,
           availableAt: out && Number.isFinite(s.at) ? Math.round(s.at) : null,
           cooldownUntil: state === 'cooling' ? Math.round(s.at) : null,
           circuit: state === 'circuit-open' ? 'open' : state === 'half-open' ? 'half-open' : 'closed',
@@ -70,5 +79,10 @@ export async function describeState(
       }),
     });
   }
-  return { time: now, inFlight: extra.inFlight, stateStore: extra.store, ledger: extra.ledger, deployments };
+  const credentials: GatewayState['credentials'] = [];
+  for (const e of runtime.endpoints.values()) {
+    const status = e.credential.status?.();
+    if (status) credentials.push({ endpoint: e.name, ...status });
+  }
+  return { time: now, inFlight: extra.inFlight, stateStore: extra.store, ledger: extra.ledger, discovery: extra.discovery ?? [], deployments, credentials };
 }

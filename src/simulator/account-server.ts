@@ -8,6 +8,7 @@ import { findFormField, multipartBoundary } from '../proxy/multipart-fields.ts';
 import { declaredMaxTokens, estimatePromptTokens, estimateRequestTokens, generatesTokens } from '../tokens/estimate.ts';
 import type { SimAccountConfig, SimDeploymentConfig } from './config.ts';
 import { parseFault, type Fault } from './faults.ts';
+import { SimObjects } from './objects.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import * as shapes from './shapes.ts';
 
@@ -65,6 +66,8 @@ export class SimAccount {
   readonly cfg: SimAccountConfig;
   readonly server: Server;
   readonly deployments = new Map<string, SimDeployment>();
+  /** files, batches, stored Responses, assistants, threads, vector stores: this account's only */
+  readonly objects: SimObjects;
   /** the last requests received, newest last */
   readonly received: ReceivedRequest[] = [];
   readonly #sockets = new Set<Socket>();
@@ -74,6 +77,7 @@ export class SimAccount {
     this.name = name;
     this.cfg = cfg;
     for (const [d, dc] of Object.entries(cfg.deployments)) this.deployments.set(d, new SimDeployment(d, dc));
+    this.objects = new SimObjects({ answerLine: (body) => this.#answerLine(body), hasDeployment: (d) => this.deployments.has(d) });
     this.server = createServer({ keepAliveTimeout: 10_000 }, (req, res) => {
       this.#handle(req, res).catch((err: Error) => {
         if (!res.headersSent) this.#json(res, 500, shapes.azureError('InternalServerError', err.message));
@@ -166,7 +170,8 @@ export class SimAccount {
       return span ? raw.toString('utf8', span.start, span.end) : undefined;
     };
 
-    const op = routeOf(path, typeof body.model === 'string' ? body.model : formModel());
+    const objectRoute = SimObjects.route(path);
+    const op = objectRoute ? undefined : routeOf(path, typeof body.model === 'string' ? body.model : formModel());
     const entry: ReceivedRequest = {
       at: Date.now(),
       method: req.method ?? '',
@@ -180,6 +185,7 @@ export class SimAccount {
     this.received.push(entry);
     if (this.received.length > LOG_SIZE) this.received.shift();
     const respond = (status: number) => (entry.status = status);
+    if (objectRoute) return this.#object(req, res, objectRoute, body, raw, contentType, respond);
 
     if (!op) {
       respond(404);
@@ -282,6 +288,17 @@ export class SimAccount {
       respond(200);
     };
 
+    // A Response continues one stored on this account, and is stored here (unless store: false).
+    const previous = op.op === 'responses' ? body.previous_response_id : undefined;
+    if (typeof previous === 'string' && !this.objects.hasResponse(previous)) {
+      respond(400);
+      return this.#json(res, 400, { error: { message: `Previous response with id '${previous}' not found.`, type: 'invalid_request_error', param: 'previous_response_id', code: 'previous_response_not_found' } }, headers);
+    }
+    const rid = shapes.id('resp_');
+    if (op.op === 'responses' && body.store !== false) {
+      this.objects.storeResponse(rid, { ...shapes.response(gen, rid), previous_response_id: previous ?? null }, body.input);
+    }
+
     switch (op.op) {
       case 'chat/completions':
       case 'completions':
@@ -290,7 +307,7 @@ export class SimAccount {
         if (!stream) {
           await this.#sleep(baseMs + perTokenMs * gen.completionTokens);
           record(gen.completionTokens);
-          const value = op.op === 'chat/completions' ? shapes.chatCompletion(gen) : op.op === 'completions' ? shapes.completion(gen) : shapes.response(gen);
+          const value = op.op === 'chat/completions' ? shapes.chatCompletion(gen) : op.op === 'completions' ? shapes.completion(gen) : { ...shapes.response(gen, rid), previous_response_id: previous ?? null };
           return this.#json(res, 200, value, headers, fault?.resetAfterChunks);
         }
         await this.#sleep(baseMs);
@@ -298,7 +315,7 @@ export class SimAccount {
         const includeUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
         const events: Iterable<[string | undefined, string]> =
           op.op === 'responses'
-            ? shapes.responseEvents(gen)
+            ? shapes.responseEvents(gen, rid)
             : mapData(op.op === 'chat/completions' ? shapes.chatCompletionChunks(gen, includeUsage) : shapes.completionChunks(gen, includeUsage));
         return this.#stream(res, headers, events, op.op !== 'responses', perTokenMs, fault?.resetAfterChunks);
       }
@@ -331,6 +348,51 @@ export class SimAccount {
         respond(404);
         return this.#json(res, 404, shapes.azureError('404', 'Resource not found'), headers);
     }
+  }
+
+  /** Files, batches, stored Responses…: no deployment, no rate limit; `x-sim-fault` statuses and hang apply. */
+  async #object(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: NonNullable<ReturnType<typeof SimObjects.route>>,
+    body: Record<string, unknown>,
+    raw: Buffer,
+    contentType: string,
+    respond: (status: number) => void,
+  ): Promise<void> {
+    const headers = { 'x-ms-region': this.cfg.region, 'apim-request-id': randomUUID() };
+    const spec = req.headers['x-sim-fault'];
+    if (typeof spec === 'string') {
+      let fault: Fault;
+      try {
+        fault = parseFault(spec);
+      } catch (err) {
+        respond(400);
+        return this.#json(res, 400, shapes.azureError('BadRequest', `x-sim-fault: ${(err as Error).message}`));
+      }
+      if (fault.hang) return;
+      if (fault.status !== undefined) {
+        respond(fault.status);
+        return this.#faultStatus(res, fault, headers);
+      }
+    }
+    const answer = await this.objects.handle(req.method ?? 'GET', route, body, raw, contentType);
+    respond(answer.status);
+    if (!answer.bytes) return this.#json(res, answer.status, answer.json, headers);
+    res.writeHead(answer.status, { ...headers, 'content-type': answer.contentType ?? 'application/octet-stream', 'content-length': String(answer.bytes.length) });
+    res.end(answer.bytes);
+  }
+
+  /** One line of a batch, answered by the deployment its body's `model` names on this account. */
+  #answerLine(body: Record<string, unknown>): { status: number; body: unknown } {
+    const dep = typeof body.model === 'string' ? this.deployments.get(body.model) : undefined;
+    if (!dep) return { status: 404, body: shapes.azureError('DeploymentNotFound', 'The API deployment for this resource does not exist.') };
+    const promptTokens = estimatePromptTokens(body);
+    const max = declaredMaxTokens(body, Infinity);
+    const want = dep.cfg.completionTokens;
+    dep.stats.ok++;
+    if (dep.cfg.kind === 'embeddings') return { status: 200, body: shapes.embeddings(dep.cfg.model, 1, dep.cfg.embeddingDimensions, false, promptTokens) };
+    return { status: 200, body: shapes.chatCompletion({ model: dep.cfg.model, promptTokens, completionTokens: Math.min(want, max), finishReason: max < want ? 'length' : 'stop' }) };
   }
 
   #authorized(req: IncomingMessage): boolean {

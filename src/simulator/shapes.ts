@@ -167,13 +167,13 @@ function responseObject(g: Generation, rid: string, status: 'in_progress' | 'com
   };
 }
 
-export function response(g: Generation) {
-  return responseObject(g, id('resp_'), 'completed', true);
+/** A completed Response; `rid` is its id (kept by the account when stored). */
+export function response(g: Generation, rid = id('resp_')) {
+  return responseObject(g, rid, 'completed', true);
 }
 
 /** The events of a streamed Response as [event name, data] pairs. */
-export function* responseEvents(g: Generation): Generator<[string, string]> {
-  const rid = id('resp_');
+export function* responseEvents(g: Generation, rid = id('resp_')): Generator<[string, string]> {
   let seq = 0;
   const ev = (type: string, rest: object): [string, string] => [type, JSON.stringify({ type, sequence_number: seq++, ...rest })];
   yield ev('response.created', { response: responseObject(g, rid, 'in_progress', false) });

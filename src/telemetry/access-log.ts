@@ -15,6 +15,15 @@ export interface AccessRecord {
   latencyMs: number;
   ttfbMs: number | undefined;
   stream: boolean;
+  /** what the response cache did: hit, miss, refresh, bypass, skip (deployments with a cache) */
+  cache?: string;
+  /** the content safety check: passed, blocked, unavailable (refused, fail closed), failed-open, too-long; and its time */
+  contentSafety?: string;
+  contentSafetyMs?: number;
+  /** stored objects (src/affinity): pinned, new, list, miss, foreign — never the id */
+  affinity?: string;
+  /** how many object ids the answer made and the gateway recorded */
+  objectsStored?: number;
   promptTokens: number | undefined;
   completionTokens: number | undefined;
   totalTokens: number | undefined;

@@ -38,7 +38,7 @@ export interface Snapshot {
   }[];
 }
 
-export const TARGET_STATES = ['available', 'cooling', 'circuit-open', 'half-open', 'over-budget', 'passive', 'probe-failed', 'drained'] as const;
+export const TARGET_STATES = ['available', 'cooling', 'circuit-open', 'half-open', 'over-budget', 'passive', 'probe-failed', 'credential-failed', 'drained'] as const;
 
 export class GatewayMetrics implements Metrics {
   readonly #meter: Meter;
@@ -50,6 +50,9 @@ export class GatewayMetrics implements Metrics {
   readonly #refusals;
   readonly #cooldowns;
   readonly #queueWait;
+  readonly #safetyCheck;
+  readonly #contentBlocked;
+  readonly #safetyErrors;
   /** counters and gauges other modules name themselves (ledger, state store) */
   readonly #counters = new Map<string, ReturnType<Meter['createCounter']>>();
   readonly #gauges = new Map<string, Map<string, { labels: Labels; value: number }>>();
@@ -82,6 +85,17 @@ export class GatewayMetrics implements Metrics {
       description: 'Time a request waited in line for a target',
       unit: 's',
       advice: { explicitBucketBoundaries: SECONDS },
+    });
+    this.#safetyCheck = meter.createHistogram('aoai_gateway_content_safety_check_seconds', {
+      description: 'Time the content safety check of a prompt took, by result (passed, blocked, unavailable, failed-open)',
+      unit: 's',
+      advice: { explicitBucketBoundaries: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] },
+    });
+    this.#contentBlocked = meter.createCounter('aoai_gateway_content_blocked_total', {
+      description: 'Prompts the content safety check blocked, by consumer, deployment and category (hate, self_harm, sexual, violence, jailbreak, indirect_attack, blocklist, too_long)',
+    });
+    this.#safetyErrors = meter.createCounter('aoai_gateway_content_safety_errors_total', {
+      description: 'Content safety checks the service failed, by reason and what the gateway did (refused, forwarded)',
     });
     this.#observeState();
   }
@@ -123,6 +137,18 @@ export class GatewayMetrics implements Metrics {
     this.#queueWait.record(seconds, { deployment });
   }
 
+  contentSafetyCheck(seconds: number, result: string): void {
+    this.#safetyCheck.record(seconds, { result });
+  }
+
+  contentBlocked(consumer: string, deployment: string, category: string): void {
+    this.#contentBlocked.add(1, { consumer, deployment, category });
+  }
+
+  contentSafetyError(reason: string, action: 'refused' | 'forwarded'): void {
+    this.#safetyErrors.add(1, { reason, action });
+  }
+
   add(name: string, n: number, labels: Labels = {}): void {
     let c = this.#counters.get(name);
     if (!c) this.#counters.set(name, (c = this.#meter.createCounter(name)));
@@ -152,7 +178,7 @@ export class GatewayMetrics implements Metrics {
     const inFlight = m.createObservableGauge('aoai_gateway_requests_in_flight', { description: 'Requests being served now' });
     const queue = m.createObservableGauge('aoai_gateway_queue_length', { description: 'Requests waiting in line for a target, by deployment' });
     const state = m.createObservableGauge('aoai_gateway_target_state', {
-      description: 'Each target\'s state: 1 for the state it is in (available, cooling, circuit-open, half-open, over-budget, passive, probe-failed, drained)',
+      description: 'Each target\'s state: 1 for the state it is in (available, cooling, circuit-open, half-open, over-budget, passive, probe-failed, credential-failed, drained)',
     });
     const remainingRequests = m.createObservableGauge('reverseproxy_azure_openai_remaining_requests', {
       description: 'x-ratelimit-remaining-requests last reported by a deployment',

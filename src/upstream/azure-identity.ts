@@ -7,7 +7,9 @@ import type { AzureIdentityConfig } from '../config/schema.ts';
 export async function createTokenCredential(cfg: AzureIdentityConfig): Promise<TokenCredential> {
   const identity = await import('@azure/identity');
   const { clientId, tenantId, authorityHost } = cfg;
-  const common = authorityHost ? { authorityHost } : {};
+  // Instance discovery asks login.microsoftonline.com about the authority: for a host Entra's
+  // public list does not know (Azure Stack, a private cloud, a local stand-in) it can only fail.
+  const common = authorityHost ? { authorityHost, ...(KNOWN_AUTHORITIES.has(hostOf(authorityHost)) ? {} : { disableInstanceDiscovery: true }) } : {};
   switch (cfg.credential) {
     case 'managed-identity':
       return clientId ? new identity.ManagedIdentityCredential({ clientId }) : new identity.ManagedIdentityCredential();
@@ -22,5 +24,24 @@ export async function createTokenCredential(cfg: AzureIdentityConfig): Promise<T
       return new identity.AzureCliCredential(tenantId ? { tenantId } : {});
     default:
       return new identity.DefaultAzureCredential({ ...common, ...(clientId ? { managedIdentityClientId: clientId } : {}), ...(tenantId ? { tenantId } : {}) });
+  }
+}
+
+/** Entra's own hosts (public and sovereign clouds), which instance discovery knows. */
+const KNOWN_AUTHORITIES = new Set([
+  'login.microsoftonline.com',
+  'login.microsoft.com',
+  'login.windows.net',
+  'login.microsoftonline.us',
+  'login.chinacloudapi.cn',
+  'login.partner.microsoftonline.cn',
+  'login.microsoftonline.de',
+]);
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).hostname.toLowerCase();
+  } catch {
+    return '';
   }
 }

@@ -8,6 +8,22 @@ export interface UpstreamCredential {
   /** Sets the auth header. Returns a promise only while a token is being fetched. */
   apply(headers: Record<string, string>): void | Promise<void>;
   close(): void;
+  /** Entra: when no token can be had, the earliest time one may be again (epoch ms); 0 while it can. */
+  unavailableUntil?(): number;
+  /** Entra: what the admin state shows of the token (never the token). */
+  status?(): CredentialStatus;
+}
+
+export interface CredentialStatus {
+  readonly type: string;
+  /** idle: nothing asked yet; fetching: the first token; refresh-failing: the token in hand still serves */
+  readonly state: 'idle' | 'fetching' | 'ok' | 'refresh-failing' | 'failed';
+  /** why the last fetch failed (no token or secret in it); null after a success */
+  readonly reason: string | null;
+  readonly tokenExpiresAt: number | null;
+  readonly failingSince: number | null;
+  /** the next fetch: a retry while failing, else the planned refresh */
+  readonly nextAttemptAt: number | null;
 }
 
 class ApiKeyCredential implements UpstreamCredential {
