@@ -10,10 +10,10 @@
 //
 // The gateway runs alone on CPU 1; the simulator and the load generator on
 // CPU 0. Redis is the machine's own, unpinned.
-import { measure } from './lib/measure.ts';
+import { runGateway } from './lib/gateway-scenario.ts';
 import { HAS_TASKSET, tempFile } from './lib/processes.ts';
 import { interleaved, median } from './lib/rounds.ts';
-import { CHAT_PATH, SIM_KEY, startGatewayProcess, startSimulator } from './lib/sim-process.ts';
+import { SIM_KEY, startSimulator } from './lib/sim-process.ts';
 import { benchArgs } from './lib/bench-args.ts';
 
 const { durationMs, concurrency, rounds } = benchArgs({ duration: 6 });
@@ -49,26 +49,19 @@ const scenarios = [
   { name: 'cache hits, Redis', cache: true, redis: true, header: undefined },
 ] as const;
 
-interface Run {
-  rps: number;
-  cpu: number;
-  p50: number;
-}
-
 const cases = [false, true].flatMap((stream) => scenarios.map((s, i) => ({ ...s, i, stream })));
-const results = await interleaved(cases, rounds, async (c, round): Promise<Run> => {
+const results = await interleaved(cases, rounds, (c, round) => {
   const name = `cache-${c.i}-${c.stream ? 's' : 'p'}-${round}`;
-  const gw = await startGatewayProcess(name, yaml({ ...c, name }), 1);
-  const headers: Record<string, string> = { 'api-key': KEY, 'content-type': 'application/json' };
-  if (c.header) headers['x-gateway-cache'] = c.header;
-  const opts = (n: number, ms: number) => ({ url: gw.match[1], path: CHAT_PATH, headers, body: body(c.stream), concurrency: n, durationMs: ms, warmupMs: 2000 });
-  const loaded = await measure(opts(concurrency, durationMs), gw.proc.pid, 0);
-  const single = await measure(opts(1, durationMs / 2), gw.proc.pid, 0);
-  await gw.stop();
-  process.stderr.write(
-    `round ${round + 1} ${c.stream ? 'stream' : 'plain '} ${c.name.padEnd(40)} ${loaded.rps.toFixed(0)} req/s  cpu ${loaded.cpuPerRequestUs?.toFixed(0)} µs/req  p50@1 ${single.p50.toFixed(3)} ms  ${JSON.stringify(loaded.statuses)}\n`,
-  );
-  return { rps: loaded.rps, cpu: loaded.cpuPerRequestUs!, p50: single.p50 };
+  return runGateway(name, yaml({ ...c, name }), {
+    stream: c.stream,
+    key: KEY,
+    concurrency,
+    durationMs,
+    label: c.name,
+    round,
+    headers: c.header ? { 'x-gateway-cache': c.header } : {},
+    body: body(c.stream),
+  });
 });
 await sim.stop();
 

@@ -15,14 +15,14 @@ export interface GatewayRun {
 export async function runGateway(
   name: string,
   yaml: string,
-  o: { stream: boolean; key: string; concurrency: number; durationMs: number; label: string; round: number },
+  o: { stream: boolean; key: string; concurrency: number; durationMs: number; label: string; round: number; headers?: Record<string, string>; body?: string },
 ): Promise<GatewayRun> {
   const gw = await startGatewayProcess(name, yaml, 1);
   const opts = (concurrency: number, durationMs: number) => ({
     url: gw.match[1],
     path: CHAT_PATH,
-    headers: { 'api-key': o.key, 'content-type': 'application/json' },
-    body: chatRequest(o.stream),
+    headers: { 'api-key': o.key, 'content-type': 'application/json', ...o.headers },
+    body: o.body ?? chatRequest(o.stream),
     concurrency,
     durationMs,
     warmupMs: 2000,
