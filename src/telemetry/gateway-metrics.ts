@@ -2,7 +2,8 @@
 // Prometheus on the admin port and exported over OTLP or to Azure Monitor
 // when configured. Every label value comes from the config or a fixed set
 // (statuses, reasons, states): no request id, no user text.
-import type { Attributes, BatchObservableResult, Meter, Observable } from '@opentelemetry/api';
+import type { BatchObservableResult, Meter, Observable } from '@opentelemetry/api';
+import type { HotMetrics } from './hot-metrics.ts';
 import type { Labels, Metrics } from './metrics.ts';
 
 /** Seconds: from 5 ms to two minutes, for request durations and time to first byte. */
@@ -40,6 +41,8 @@ export interface Snapshot {
 
 export const TARGET_STATES = ['available', 'cooling', 'circuit-open', 'half-open', 'over-budget', 'passive', 'probe-failed', 'credential-failed', 'drained'] as const;
 
+const STATUS_CLASS = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
+
 export class GatewayMetrics implements Metrics {
   readonly #meter: Meter;
   readonly #requests;
@@ -58,27 +61,27 @@ export class GatewayMetrics implements Metrics {
   readonly #gauges = new Map<string, Map<string, { labels: Labels; value: number }>>();
   #snapshot: (() => Promise<Snapshot>) | undefined;
 
-  constructor(meter: Meter) {
+  constructor(meter: Meter, hot: HotMetrics) {
     this.#meter = meter;
-    this.#requests = meter.createCounter('aoai_gateway_requests_total', { description: 'Requests answered, by consumer, deployment, endpoint and status' });
-    this.#duration = meter.createHistogram('aoai_gateway_request_duration_seconds', {
-      description: 'Time from the request to the last byte of the answer',
-      unit: 's',
-      advice: { explicitBucketBoundaries: SECONDS },
-    });
-    this.#ttfb = meter.createHistogram('aoai_gateway_time_to_first_byte_seconds', {
-      description: 'Time from the request to the first byte of the upstream answer',
-      unit: 's',
-      advice: { explicitBucketBoundaries: SECONDS },
-    });
-    this.#tokens = meter.createHistogram('gen_ai.client.token.usage', {
-      description: 'Tokens per request, input and output (OpenTelemetry GenAI conventions)',
-      unit: '{token}',
-      advice: { explicitBucketBoundaries: TOKENS },
-    });
-    this.#attempts = meter.createCounter('aoai_gateway_upstream_attempts_total', {
-      description: 'Upstream attempts, by target and outcome (status, connect-error, timeout), and whether it was a retry',
-    });
+    // What every request updates: aggregated by HotMetrics, not by the SDK (see hot-metrics.ts).
+    const where = ['consumer', 'deployment', 'endpoint'];
+    this.#requests = hot.counter('aoai_gateway_requests_total', 'Requests answered, by consumer, deployment, endpoint and status', [...where, 'status']);
+    this.#duration = hot.histogram('aoai_gateway_request_duration_seconds', 'Time from the request to the last byte of the answer', 's', SECONDS, [...where, 'status_class']);
+    this.#ttfb = hot.histogram('aoai_gateway_time_to_first_byte_seconds', 'Time from the request to the first byte of the upstream answer', 's', SECONDS, ['deployment', 'endpoint']);
+    this.#tokens = hot.histogram('gen_ai.client.token.usage', 'Tokens per request, input and output (OpenTelemetry GenAI conventions)', '{token}', TOKENS, [
+      ...where,
+      'gen_ai.system',
+      'gen_ai.operation.name',
+      'gen_ai.request.model',
+      'gen_ai.token.type',
+    ]);
+    this.#attempts = hot.counter('aoai_gateway_upstream_attempts_total', 'Upstream attempts, by target and outcome (status, connect-error, timeout), and whether it was a retry', [
+      'deployment',
+      'endpoint',
+      'target',
+      'outcome',
+      'retry',
+    ]);
     this.#refusals = meter.createCounter('aoai_gateway_refusals_total', { description: 'Requests the gateway refused, by consumer and reason' });
     this.#cooldowns = meter.createCounter('aoai_gateway_cooldowns_total', { description: 'Cooldowns a 429 put a target into' });
     this.#queueWait = meter.createHistogram('aoai_gateway_queue_wait_seconds', {
@@ -106,23 +109,19 @@ export class GatewayMetrics implements Metrics {
   }
 
   request(o: RequestObservation): void {
-    const where = { consumer: o.consumer ?? '', deployment: o.deployment ?? '', endpoint: o.endpoint ?? '' };
-    this.#requests.add(1, { ...where, status: String(o.status) });
-    this.#duration.record(o.seconds, { ...where, status_class: `${Math.floor(o.status / 100)}xx` });
-    if (o.ttfbSeconds !== undefined) this.#ttfb.record(o.ttfbSeconds, { deployment: where.deployment, endpoint: where.endpoint });
-    if (o.inputTokens === undefined && o.outputTokens === undefined) return;
-    const genai: Attributes = {
-      ...where,
-      'gen_ai.system': 'az.ai.openai',
-      'gen_ai.operation.name': o.operation ?? '',
-      'gen_ai.request.model': where.deployment,
-    };
-    if (o.inputTokens !== undefined) this.#tokens.record(o.inputTokens, { ...genai, 'gen_ai.token.type': 'input' });
-    if (o.outputTokens !== undefined) this.#tokens.record(o.outputTokens, { ...genai, 'gen_ai.token.type': 'output' });
+    const consumer = o.consumer ?? '';
+    const deployment = o.deployment ?? '';
+    const endpoint = o.endpoint ?? '';
+    this.#requests.add(1, [consumer, deployment, endpoint, String(o.status)]);
+    this.#duration.record(o.seconds, [consumer, deployment, endpoint, STATUS_CLASS[Math.floor(o.status / 100)] ?? `${Math.floor(o.status / 100)}xx`]);
+    if (o.ttfbSeconds !== undefined) this.#ttfb.record(o.ttfbSeconds, [deployment, endpoint]);
+    const operation = o.operation ?? '';
+    if (o.inputTokens !== undefined) this.#tokens.record(o.inputTokens, [consumer, deployment, endpoint, 'az.ai.openai', operation, deployment, 'input']);
+    if (o.outputTokens !== undefined) this.#tokens.record(o.outputTokens, [consumer, deployment, endpoint, 'az.ai.openai', operation, deployment, 'output']);
   }
 
   attempt(deployment: string, endpoint: string, target: string, outcome: string, retry: boolean): void {
-    this.#attempts.add(1, { deployment, endpoint, target, outcome, retry: retry ? 'true' : 'false' });
+    this.#attempts.add(1, [deployment, endpoint, target, outcome, retry ? 'true' : 'false']);
   }
 
   refusal(consumer: string | undefined, reason: string): void {

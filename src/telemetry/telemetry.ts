@@ -5,7 +5,14 @@
 import type { Tracer } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { MeterProvider, PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
+import {
+  AggregationTemporality,
+  InstrumentType,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type MetricReader,
+  type PushMetricExporter,
+} from '@opentelemetry/sdk-metrics';
 import {
   BasicTracerProvider,
   BatchSpanProcessor,
@@ -17,6 +24,7 @@ import {
 import type { AzureMonitorExporterOptions } from '@azure/monitor-opentelemetry-exporter';
 import type { Config } from '../config/schema.ts';
 import { GatewayMetrics } from './gateway-metrics.ts';
+import { HotMetrics } from './hot-metrics.ts';
 
 export const SERVICE_VERSION = '0.1.0';
 
@@ -30,12 +38,12 @@ export class Telemetry {
   /** holds the Azure Monitor exporters (until shut down) */
   #azure: boolean;
 
-  private constructor(meters: MeterProvider, traces: BasicTracerProvider | undefined, prometheus: PrometheusExporter | undefined, azure: boolean) {
+  private constructor(meters: MeterProvider, hot: HotMetrics, traces: BasicTracerProvider | undefined, prometheus: PrometheusExporter | undefined, azure: boolean) {
     this.#meters = meters;
     this.#traces = traces;
     this.#azure = azure;
     this.prometheus = prometheus;
-    this.metrics = new GatewayMetrics(meters.getMeter('aoai-gateway', SERVICE_VERSION));
+    this.metrics = new GatewayMetrics(meters.getMeter('aoai-gateway', SERVICE_VERSION), hot);
     this.tracer = traces?.getTracer('aoai-gateway', SERVICE_VERSION);
   }
 
@@ -43,7 +51,8 @@ export class Telemetry {
     const resource = resourceFromAttributes({ 'service.name': cfg.serviceName, 'service.version': SERVICE_VERSION });
     const readers: MetricReader[] = [];
     const spanExporters: SpanExporter[] = [];
-    const prometheus = cfg.prometheus ? new PrometheusExporter({ preventServerStart: true }) : undefined;
+    const hot = new HotMetrics({ name: 'aoai-gateway', version: SERVICE_VERSION });
+    const prometheus = cfg.prometheus ? new PrometheusExporter({ preventServerStart: true, metricProducers: [hot.producer(AggregationTemporality.CUMULATIVE)] }) : undefined;
     if (prometheus) readers.push(prometheus);
     if (cfg.otlp) {
       const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-http');
@@ -51,10 +60,7 @@ export class Telemetry {
       const base = cfg.otlp.endpoint.replace(/\/+$/, '');
       if (cfg.otlp.metrics) {
         readers.push(
-          new PeriodicExportingMetricReader({
-            exporter: new OTLPMetricExporter({ url: `${base}/v1/metrics`, headers: cfg.otlp.headers }),
-            exportIntervalMillis: cfg.otlp.intervalSeconds * 1000,
-          }),
+          pushReader(new OTLPMetricExporter({ url: `${base}/v1/metrics`, headers: cfg.otlp.headers }), cfg.otlp.intervalSeconds, hot),
         );
       }
       if (cfg.otlp.traces) spanExporters.push(new OTLPTraceExporter({ url: `${base}/v1/traces`, headers: cfg.otlp.headers }));
@@ -71,10 +77,7 @@ export class Telemetry {
       const azure = await import('@azure/monitor-opentelemetry-exporter');
       const options = azureExporterOptions(cfg.azureMonitor.connectionString);
       readers.push(
-        new PeriodicExportingMetricReader({
-          exporter: new azure.AzureMonitorMetricExporter(options),
-          exportIntervalMillis: cfg.azureMonitor.intervalSeconds * 1000,
-        }),
+        pushReader(new azure.AzureMonitorMetricExporter(options), cfg.azureMonitor.intervalSeconds, hot),
       );
       spanExporters.push(new azure.AzureMonitorTraceExporter(options));
       azureUsers++;
@@ -84,7 +87,7 @@ export class Telemetry {
     // Spans cost CPU per request (mostly encoding them for export): a ratio below 1 records that share of new traces.
     const sampler = new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(cfg.traceSampleRatio) });
     const traces = spanProcessors.length ? new BasicTracerProvider({ resource, spanProcessors, sampler }) : undefined;
-    return new Telemetry(meters, traces, prometheus, cfg.azureMonitor !== undefined);
+    return new Telemetry(meters, hot, traces, prometheus, cfg.azureMonitor !== undefined);
   }
 
   /** Pushes what is pending to every exporter. */
@@ -98,6 +101,12 @@ export class Telemetry {
     this.#azure = false;
     if (--azureUsers === 0) await stopAzureBackground();
   }
+}
+
+/** A reader that pushes every `seconds`, the hot metrics in the temporality its exporter asks for. */
+function pushReader(exporter: PushMetricExporter, seconds: number, hot: HotMetrics): PeriodicExportingMetricReader {
+  const temporality = exporter.selectAggregationTemporality?.(InstrumentType.HISTOGRAM) ?? AggregationTemporality.CUMULATIVE;
+  return new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: seconds * 1000, metricProducers: [hot.producer(temporality)] });
 }
 
 /**
