@@ -40,6 +40,9 @@ export class RedisStore implements StateStore {
       commandTimeout: opts.commandTimeoutMs ?? 1000,
       connectTimeout: 2000,
       lazyConnect: true,
+      // Commands issued in the same tick go in one write: under load a fifth less CPU
+      // per request (bench/limits-cost.ts), at the price of one tick's wait.
+      enableAutoPipelining: true,
       retryStrategy: (times) => Math.min(times * 200, 2000),
     });
     // Errors surface as rejected commands; the 'error' event would otherwise be thrown.
