@@ -127,6 +127,6 @@ test('usage adds up by consumer and deployment, with cost where prices are set; 
   assert.equal(csvOut[0], 'consumer,requests,errors,promptTokens,completionTokens,totalTokens,cost');
   assert.ok(csvOut.some((l) => l.startsWith('team-a,')));
 
-  assert.equal(cli('usage', '--by', 'user').code, 1);
+  assert.equal(cli('usage', '--by', 'user').code, 2, 'a usage error');
   assert.match(cli('usage', '--since', 'yesterday').err, /write a duration like/);
 });

@@ -97,7 +97,7 @@ export class AdminServer {
         return json(res, 200, await this.#port.state());
       case 'activity':
         allow(method, 'GET');
-        return json(res, 200, this.#port.activity());
+        return json(res, 200, await this.#port.activity());
       case 'usage': {
         allow(method, 'GET');
         const by = (url.searchParams.get('by') ?? 'consumer') as GroupBy;

@@ -1,4 +1,5 @@
 // `aoai-gateway <command>`: the CLI of DESIGN.md §6.
+import { UsageError } from './args.ts';
 import { check } from './check.ts';
 import { demo } from './demo.ts';
 import { keys } from './keys.ts';
@@ -9,7 +10,7 @@ import { simulate } from './simulate.ts';
 type Command = (args: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
-  serve: { run: serve, summary: 'serve    [--config FILE]        run the gateway' },
+  serve: { run: serve, summary: 'serve    [--config FILE] [--workers N|auto]   run the gateway (N processes on one port; default: the CPU count with the Redis store, else 1)' },
   check: { run: check, summary: 'check    [--config FILE] [--discover]   validate the config; print the routing plan (--discover: with what Resource Manager lists)' },
   simulate: { run: simulate, summary: 'simulate [--config FILE]        Azure OpenAI simulator (TPM/RPM, 429s, latency, faults)' },
   keys: { run: keys, summary: 'keys     create --consumer NAME [--expires 90d] | list | revoke ID   consumer keys in the ledger' },
@@ -36,6 +37,6 @@ export async function main(argv: string[]): Promise<number> {
     return await command.run(args);
   } catch (err) {
     process.stderr.write(`aoai-gateway ${name}: ${(err as Error).message}\n`);
-    return 1;
+    return err instanceof UsageError ? 2 : 1;
   }
 }

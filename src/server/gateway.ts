@@ -3,7 +3,7 @@
 // proxy/handler.ts, swaps configs in on reload, and shuts down gracefully —
 // stop accepting, let in-flight requests (streams included) finish within a
 // bound, write the ledger's queue, then close the rest.
-import { unwatchFile, watchFile, type Stats } from 'node:fs';
+import { watchConfigFile } from './config-watch.ts';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { Activity } from '../admin/activity.ts';
@@ -46,6 +46,8 @@ export interface GatewayOptions {
   configPath?: string;
   /** reload when the config file changes */
   watch?: boolean;
+  /** share the listen port with other processes (`serve --workers`) */
+  reusePort?: boolean;
   /** Key Vault values of the config file, kept across reloads (the last good ones serve while the vault is away) */
   secrets?: KeyVaultSecrets;
 }
@@ -158,10 +160,10 @@ export class Gateway {
       await gw.refreshKeys();
       // The first lists (each bounded by its timeoutMs); one that fails leaves the config's own deployments, retried.
       await gw.discovery.ready();
-      await listen(gw.server, opts.port ?? config.listen.port, opts.host ?? config.listen.host);
+      await listen(gw.server, opts.port ?? config.listen.port, opts.host ?? config.listen.host, opts.reusePort);
       if (config.listen.tls && 'setSecureContext' in gw.server) gw.#stopTls = watchTls(gw.server, config.listen.tls, 'listen.tls', opts.logger);
       if (gw.admin) await gw.admin.listen(typeof opts.adminPort === 'number' ? opts.adminPort : config.admin.port, opts.adminHost ?? config.admin.host);
-      if (opts.watch && opts.configPath) gw.#watch(opts.configPath);
+      if (opts.watch && opts.configPath) gw.#unwatch = watchConfigFile(opts.configPath, () => void gw.reload());
     } catch (err) {
       await gw.close(0);
       throw err;
@@ -298,24 +300,6 @@ export class Gateway {
   #startProber(config: Config): ActiveProber | undefined {
     const probes = config.resilience.activeHealth;
     return probes ? new ActiveProber(this.#runtime, probes) : undefined;
-  }
-
-  #watch(path: string): void {
-    // Polling stat, not inotify: it follows editors that save by renaming and
-    // Kubernetes' ConfigMap symlink swaps. Editors write in several steps:
-    // reload once things settle.
-    let timer: NodeJS.Timeout | undefined;
-    const changed = (cur: Stats, prev: Stats) => {
-      if (cur.mtimeMs === prev.mtimeMs && cur.size === prev.size && cur.ino === prev.ino) return;
-      clearTimeout(timer);
-      timer = setTimeout(() => void this.reload(), 200);
-      timer.unref();
-    };
-    watchFile(path, { interval: 500, persistent: false }, changed);
-    this.#unwatch = () => {
-      clearTimeout(timer);
-      unwatchFile(path, changed);
-    };
   }
 
   async #snapshot(): Promise<Snapshot> {

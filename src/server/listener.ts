@@ -76,10 +76,11 @@ export function listenerUrl(server: Listener): string {
   return `${'setSecureContext' in server ? 'https' : 'http'}://${host}:${a.port}`;
 }
 
-export function listen(server: Listener, port: number, host: string): Promise<void> {
+/** `reusePort`: several processes listen on the port and the kernel spreads connections over them (Linux). */
+export function listen(server: Listener, port: number, host: string, reusePort = false): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen({ port, host, ...(reusePort ? { reusePort: true, exclusive: true } : {}) }, () => {
       server.off('error', reject);
       resolve();
     });

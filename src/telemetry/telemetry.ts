@@ -2,8 +2,9 @@
 // the Prometheus endpoint on the admin port, and pushed over OTLP and to
 // Azure Monitor when configured; a tracer only when something receives
 // traces (otherwise spans cost nothing: none are made).
+import { hostname } from 'node:os';
 import type { Tracer } from '@opentelemetry/api';
-import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   AggregationTemporality,
@@ -48,7 +49,8 @@ export class Telemetry {
   }
 
   static async create(cfg: Config['telemetry']): Promise<Telemetry> {
-    const resource = resourceFromAttributes({ 'service.name': cfg.serviceName, 'service.version': SERVICE_VERSION });
+    // Replicas and the workers of one replica export apart: each is an instance of the service.
+    const resource = resourceFromAttributes({ 'service.name': cfg.serviceName, 'service.version': SERVICE_VERSION, 'service.instance.id': `${hostname()}-${process.pid}` });
     const readers: MetricReader[] = [];
     const spanExporters: SpanExporter[] = [];
     const hot = new HotMetrics({ name: 'aoai-gateway', version: SERVICE_VERSION });
@@ -88,6 +90,13 @@ export class Telemetry {
     const sampler = new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(cfg.traceSampleRatio) });
     const traces = spanProcessors.length ? new BasicTracerProvider({ resource, spanProcessors, sampler }) : undefined;
     return new Telemetry(meters, hot, traces, prometheus, cfg.azureMonitor !== undefined);
+  }
+
+  /** The Prometheus scrape as text (for a primary process merging its workers'), or undefined when Prometheus is off. */
+  async prometheusText(): Promise<string | undefined> {
+    if (!this.prometheus) return undefined;
+    const { resourceMetrics } = await this.prometheus.collect();
+    return new PrometheusSerializer().serialize(resourceMetrics);
   }
 
   /** Pushes what is pending to every exporter. */
