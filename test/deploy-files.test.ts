@@ -154,7 +154,7 @@ describe('Kubernetes manifests', () => {
     assert.equal(c.securityContext.readOnlyRootFilesystem, true);
     assert.deepEqual(c.securityContext.capabilities.drop, ['ALL']);
     assert.ok(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.memory);
-    assert.deepEqual(c.args, ['serve', '--config', '/etc/aoai-gateway/config.yaml']);
+    assert.deepEqual(c.args, ['serve', '--config', '/etc/aoai-gateway/config.yaml', '--workers', '1'], 'one worker per pod: pods are what scale');
   });
 
   test('names line up: config and secret mounts, Services, the autoscaler, the disruption budget, the service account', () => {

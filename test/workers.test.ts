@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
 import { Simulator } from '../src/simulator/index.ts';
@@ -213,7 +213,7 @@ describe('serve --workers: the count', () => {
     writeFileSync(path, config(`workers-${process.pid}-b:`));
     const g = await serve(path, ['--no-watch']);
     try {
-      assert.equal((await admin(g, '/admin/api/state')).json().workers ?? 1, cpus().length);
+      assert.equal((await admin(g, '/admin/api/state')).json().workers ?? 1, availableParallelism());
     } finally {
       assert.equal(await g.stop(), 0);
     }

@@ -1,4 +1,4 @@
-import { cpus } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { formatIssues } from '../config/load.ts';
 import { KeyVaultSecrets, loadConfigFileWithSecrets } from '../secrets/index.ts';
 import { isWorker, Primary, runWorker, workerCount } from '../server/cluster.ts';
@@ -22,7 +22,7 @@ export async function serve(args: string[]): Promise<number> {
   }
   let workers: number;
   try {
-    workers = workerCount(opts.workers, loaded.config, cpus().length);
+    workers = workerCount(opts.workers, loaded.config, availableParallelism());
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
