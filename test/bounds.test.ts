@@ -49,6 +49,32 @@ describe('body size', () => {
     }
   });
 
+  test('connections over listen.maxConnections are closed as they arrive; those within are served', async () => {
+    const h2 = await startSingle({}, (raw) => (raw.listen.maxConnections = 2));
+    const open: Socket[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const sock = connect(h2.gw.port, '127.0.0.1');
+        await once(sock, 'connect');
+        open.push(sock);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+      const third = connect(h2.gw.port, '127.0.0.1');
+      third.on('error', () => {});
+      third.write(`GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n`);
+      let answer = '';
+      third.on('data', (c: Buffer) => (answer += c.toString()));
+      await once(third, 'close');
+      assert.equal(answer, '', 'closed without an answer');
+      open[0].write(`GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n`);
+      const [first] = await once(open[0], 'data');
+      assert.match(String(first), /^HTTP\/1\.1 200/);
+    } finally {
+      for (const s of open) s.destroy();
+      await h2.close();
+    }
+  });
+
   test('a body within the limit passes', async () => {
     assert.equal((await send(h.url, CHAT, { headers: json(KEY_A), body: chatBody({ pad: 'x'.repeat(3000) }) })).status, 200);
   });

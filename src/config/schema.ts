@@ -47,6 +47,8 @@ const listen = z.strictObject({
   host: text().default('0.0.0.0'),
   port: int(0, 65535).default(8080),
   maxBodyBytes: int(1024, 1024 ** 3).default(32 * 1024 * 1024),
+  /** client connections open at once; more are closed as they arrive (each also needs a file descriptor: see ulimit -n) */
+  maxConnections: int(1, 1_000_000).default(16_384),
   /** time a client has to send its whole request (headers and body) */
   requestTimeoutMs: int(1000).default(120_000),
   /** on SIGTERM: how long in-flight requests may take before connections are closed */

@@ -146,6 +146,7 @@ export class Gateway {
         handler(req, res);
       },
     );
+    this.server.maxConnections = config.listen.maxConnections;
     this.admin =
       opts.adminPort === false
         ? undefined
@@ -239,6 +240,7 @@ export class Gateway {
     this.#runtime = runtime;
     this.#prober?.close();
     this.#prober = this.#startProber(effective);
+    this.server.maxConnections = effective.listen.maxConnections;
     // Endpoints the new config dropped or changed close once their requests are done.
     for (const e of retiredEndpoints(current, runtime)) void e.close().catch(() => {});
     this.#logger?.info({ deployments: runtime.deployments.size, restartNeeded }, 'config reloaded');
