@@ -1,13 +1,17 @@
 // `aoai-gateway <command>`: the CLI of DESIGN.md §6.
 import { UsageError } from './args.ts';
-import { check } from './check.ts';
-import { demo } from './demo.ts';
-import { keys } from './keys.ts';
-import { usage as usageReport } from './usage.ts';
-import { serve } from './serve.ts';
-import { simulate } from './simulate.ts';
 
 type Command = (args: string[]) => Promise<number>;
+
+// Each command's module is loaded when it runs: the gateway's parts are not
+// needed to print usage or to run `bench`, and loading them all takes a second.
+const serve: Command = async (a) => (await import('./serve.ts')).serve(a);
+const check: Command = async (a) => (await import('./check.ts')).check(a);
+const simulate: Command = async (a) => (await import('./simulate.ts')).simulate(a);
+const keys: Command = async (a) => (await import('./keys.ts')).keys(a);
+const usageReport: Command = async (a) => (await import('./usage.ts')).usage(a);
+const bench: Command = async (a) => (await import('./bench.ts')).bench(a);
+const demo: Command = async (a) => (await import('./demo.ts')).demo(a);
 
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   serve: { run: serve, summary: 'serve    [--config FILE] [--workers N|auto]   run the gateway (N processes on one port; default: the CPU count with the Redis store, else 1)' },
@@ -15,6 +19,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   simulate: { run: simulate, summary: 'simulate [--config FILE]        Azure OpenAI simulator (TPM/RPM, 429s, latency, faults)' },
   keys: { run: keys, summary: 'keys     create --consumer NAME [--expires 90d] | list | revoke ID   consumer keys in the ledger' },
   usage: { run: usageReport, summary: 'usage    [--by consumer|deployment|endpoint] [--since 24h] [--json|--csv]' },
+  bench: { run: bench, summary: 'bench    --url URL --key KEY …  load test a gateway or an Azure OpenAI endpoint (bench --help)' },
   demo: { run: demo, summary: 'demo     [--port N]             simulator + gateway, no Azure account needed' },
 };
 
