@@ -1,12 +1,19 @@
 // The comparison: a bare pass-through proxy on undici, as one would write it
-// in a few lines — no auth, no routing, no logging. `node bench/bare-proxy.ts
-// <upstream-origin>` prints its URL.
+// in a few lines — no auth, no routing, no logging.
+// `node bench/bare-proxy.ts <upstream-origin> [connections]` prints its URL;
+// bench/compare.ts gives it thousands of connections for its slow streams,
+// which the default 256 would queue.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { Pool } from 'undici';
 
-const pool = new Pool(process.argv[2], { connections: 256 });
+const connections = Number(process.argv[3] ?? 256);
+if (!process.argv[2] || !Number.isInteger(connections) || connections < 1) {
+  process.stderr.write('usage: bare-proxy.ts <upstream-origin> [connections]\n');
+  process.exit(2);
+}
+const pool = new Pool(process.argv[2], { connections });
 const HOP = ['host', 'connection', 'keep-alive', 'transfer-encoding', 'upgrade'];
 
 const server = createServer(async (req, res) => {
@@ -22,6 +29,6 @@ const server = createServer(async (req, res) => {
     res.end();
   }
 });
-server.listen(0, '127.0.0.1', () => {
+server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
   process.stdout.write(`listening http://127.0.0.1:${(server.address() as AddressInfo).port}\n`);
 });
