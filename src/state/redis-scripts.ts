@@ -2,33 +2,53 @@
 // circuit.ts and memory-store.ts, run atomically in Redis so every replica
 // sees one state. Each decision is one script, one round trip.
 
-/** Bucketed running windows, as in window.ts. A window is a hash: bucket index → amount. */
+/**
+ * Bucketed running windows, as in window.ts. A window is a hash: bucket index
+ * → amount, and two fields of its own: TOTAL, what the live buckets hold,
+ * and LOW, the oldest bucket held. Reading a window is then one HMGET; the
+ * pass over every bucket happens only when the oldest has expired (at most
+ * once a bucket's width, 0.5 s of a minute) or when a request does not fit.
+ * The two fields are named as buckets long expired, so a gateway of an
+ * earlier version sharing the Redis drops them on its next pass over the
+ * window, and the window is read by the pass again until they are back.
+ */
 const WINDOW = `
 local BUCKETS = 120
+local TOTAL, LOW = '-1', '-2'
+local function num(s) return string.format('%.17g', s) end
 local function wexpiry(b, w) return (b + 1) * (w / BUCKETS) + w end
-local function wlive(key, w, now)
+-- the pass: drops expired buckets, sets TOTAL and LOW again; what is held, and the live buckets
+local function wscan(key, w, now)
   local all = redis.call('HGETALL', key)
-  local live, dead, used = {}, {}, 0
+  local live, dead, used, low = {}, {}, 0, nil
   for i = 1, #all, 2 do
     local b, v = tonumber(all[i]), tonumber(all[i + 1])
-    if wexpiry(b, w) > now then
-      used = used + v
-      if v > 0 then live[#live + 1] = { b, v } end
-    else
-      dead[#dead + 1] = all[i]
+    if b and b >= 0 then
+      if wexpiry(b, w) > now then
+        used = used + v
+        if v > 0 then live[#live + 1] = { b, v } end
+        if low == nil or b < low then low = b end
+      else
+        dead[#dead + 1] = all[i]
+      end
     end
   end
   if #dead > 0 then redis.call('HDEL', key, unpack(dead)) end
+  if low == nil then redis.call('HDEL', key, TOTAL, LOW)
+  else redis.call('HSET', key, TOTAL, num(used), LOW, string.format('%d', low)) end
   return used, live
 end
 local function wused(key, w, now)
-  local used = wlive(key, w, now)
-  return used
+  local v = redis.call('HMGET', key, TOTAL, LOW)
+  local low = tonumber(v[2])
+  if low == nil or wexpiry(low, w) <= now then return (wscan(key, w, now)) end
+  return tonumber(v[1])
 end
 -- ms until \`amount\` fits (0: now), and what the window holds
 local function wwait(key, cap, w, amount, now)
-  local used, live = wlive(key, w, now)
+  local used = wused(key, w, now)
   if used + amount <= cap then return 0, used end
+  local _, live = wscan(key, w, now)
   table.sort(live, function(x, y) return x[1] < y[1] end)
   local freed = 0
   for _, e in ipairs(live) do
@@ -37,17 +57,30 @@ local function wwait(key, cap, w, amount, now)
   end
   return w, used
 end
+-- TOTAL follows every change while it is there; when it is not, the next read makes it
+local function wtotal(key, b, delta)
+  local v = redis.call('HMGET', key, TOTAL, LOW)
+  if v[2] then
+    redis.call('HINCRBYFLOAT', key, TOTAL, delta)
+    if b < tonumber(v[2]) then redis.call('HSET', key, LOW, string.format('%d', b)) end
+  end
+end
 local function wadd(key, w, amount, at)
   local b = math.floor(at / (w / BUCKETS))
   redis.call('HINCRBYFLOAT', key, string.format('%d', b), amount)
+  wtotal(key, b, amount)
   redis.call('PEXPIRE', key, math.ceil(w * 2 + 1000))
 end
 local function wadjust(key, w, delta, at)
-  local f = string.format('%d', math.floor(at / (w / BUCKETS)))
+  local b = math.floor(at / (w / BUCKETS))
+  local f = string.format('%d', b)
   local v = tonumber(redis.call('HGET', key, f))
-  if v then redis.call('HSET', key, f, math.max(0, v + delta)) end
+  if v then
+    local next = math.max(0, v + delta)
+    redis.call('HSET', key, f, num(next))
+    wtotal(key, b, next - v)
+  end
 end
-local function num(s) return string.format('%.17g', s) end
 `;
 
 /** A target: its hash (cooldown, drain, circuit) and its windows; the view of targets(). */
