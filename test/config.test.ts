@@ -183,7 +183,7 @@ describe('the CLI', () => {
   test('an unknown command or option says so', () => {
     assert.equal(cli(['frobnicate']).status, 2);
     const r = cli(['check', '--nope']);
-    assert.equal(r.status, 1);
+    assert.equal(r.status, 2, 'a usage error');
     assert.match(r.stderr, /Unknown option '--nope'/);
   });
 });

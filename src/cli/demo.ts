@@ -72,6 +72,11 @@ With the official SDKs:
   console.log(r.choices[0].message.content);
 
 The response headers x-gateway-endpoint and x-gateway-deployment tell which deployment served it.
+
+Load it (6 a second fill the PTU and spill over; 20 a second fill the estate and get 429s), and watch the dashboard:
+
+  AOAIGW_BENCH_KEY=${DEMO_KEY} npx aoai-gateway bench --url ${url} --deployment gpt-4o --rate 6 --duration 60s --stream
+
 Access log lines follow below. Ctrl-C stops.
 
 `;
