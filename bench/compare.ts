@@ -17,19 +17,17 @@
 // workers); the simulator or the slow-stream backend, every load generator
 // and this script run on CPU 0. The 2-worker gateway gets CPUs 0 and 1.
 import { spawnSync } from 'node:child_process';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { cpus, release, totalmem } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { HAS_TASKSET, tempFile } from './lib/processes.ts';
-import { SIM_KEY } from './lib/sim-process.ts';
-import { FD_LIMIT, startPinned, stopAndClean } from './lib/compare-proc.ts';
+import { startOtlpSink } from './lib/otlp-sink.ts';
+import { HAS_TASKSET } from './lib/processes.ts';
+import { FD_LIMIT, stopAndClean } from './lib/compare-proc.ts';
 import { CONNECTIONS_PER_PROXY, ensureNative } from './lib/compare-native.ts';
 import { ensurePortkey, PORTKEY_VERSION } from './lib/compare-portkey.ts';
 import { workersFlagAvailable } from './lib/compare-gateway.ts';
-import { targets, type Upstreams } from './lib/compare-targets.ts';
+import { startSimulatorPair, targets } from './lib/compare-targets.ts';
 import { runRps, type RpsRow } from './lib/compare-rps.ts';
 import { runStreams, startSlowBackend, type StreamsRow } from './lib/compare-streams.ts';
 import { runSoak, type SoakResult } from './lib/compare-soak.ts';
@@ -120,16 +118,8 @@ const redisPrefix = `aoaigw-bench-compare-${process.pid}-${Date.now()}:`;
 const redisDown = await redisProblem();
 
 // OTLP receiver for "everything on": reads each export, answers 200, keeps nothing.
-let otlpExports = 0;
-const otlp = createServer((req, res) => {
-  req.resume();
-  req.on('end', () => {
-    otlpExports++;
-    res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-  });
-});
-await new Promise<void>((r) => otlp.listen(0, '127.0.0.1', r));
-const otlpUrl = `http://127.0.0.1:${(otlp.address() as AddressInfo).port}`;
+const otlp = await startOtlpSink();
+const otlpUrl = otlp.url;
 
 const all = targets({ otlpUrl, redisPrefix, workersFlag, proxyCpus: PROXY_CPUS });
 for (const t of all) {
@@ -160,19 +150,7 @@ if (streamsPlan.streams < wantedStreams) {
   process.stderr.write(`streams: ${streamsPlan.streams} instead of ${wantedStreams}: the open-files limit here is ${FD_LIMIT} per process and a proxy holds two sockets per stream\n`);
 }
 
-// The simulator: two accounts (the second is the gateway's priority-2 target and Portkey's second target).
-writeFileSync(
-  tempFile('compare-sim.yaml'),
-  `accounts:
-  bench: { port: 0, keys: [${SIM_KEY}], deployments: { gpt-4o: { completionTokens: 20 } } }
-  bench2: { port: 0, keys: [${SIM_KEY}], deployments: { gpt-4o: { completionTokens: 20 } } }
-`,
-);
-const sim = await startPinned('simulator', [process.execPath, 'bin/aoai-gateway.js', 'simulate', '--config', tempFile('compare-sim.yaml')], {
-  cpus: String(LOAD_CPU),
-  ready: /bench\s+(http:\/\/\S+)[\s\S]*bench2\s+(http:\/\/\S+)/,
-});
-const up: Upstreams = { primary: sim.match![1], secondary: sim.match![2], key: SIM_KEY };
+const { sim, up } = await startSimulatorPair(String(LOAD_CPU));
 
 const started = new Date();
 let rps: RpsRow[] = [];
@@ -212,7 +190,7 @@ const meta = [
   `Per path and round: ${rpsPlan.durationMs / 1000} s at c=${rpsPlan.concurrency} and ${rpsPlan.durationMs / 2000} s at c=1 (after ${rpsPlan.warmupMs / 1000} s warm-ups), closed loop over keep-alive connections; medians of ${rpsPlan.rounds} interleaved round(s). ` +
     `Streams: ${streamsPlan.streams} opened over ${streamsPlan.rampMs / 1000} s, ${streamsPlan.chunks} chunks ${streamsPlan.intervalMs} ms apart each, from bench/slow-stream-backend.ts, ${Math.max(1, Math.ceil(streamsPlan.streams / 2500))} client process(es).` +
     (streamsPlan.streams < wantedStreams ? ` (${wantedStreams} asked: a proxy holds two sockets per stream and the open-files hard limit here is ${FD_LIMIT}.)` : ''),
-  `${otlpExports} OTLP exports received from "everything on".`,
+  `${otlp.exports()} OTLP exports received from "everything on".`,
 ];
 const report = { rps, streams, soak, concurrency: rpsPlan.concurrency, meta };
 const md = render(report);

@@ -7,37 +7,22 @@
 //
 // The gateway runs alone on CPU 1; the simulator and the load generator on
 // CPU 0 (taskset). Redis (a system service) is not pinned.
-import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { gatewayYaml, GATEWAY_KEY, startGateway } from './lib/compare-gateway.ts';
 import { loadRun } from './lib/compare-load.ts';
-import { startPinned } from './lib/compare-proc.ts';
+import { startSimulatorPair } from './lib/compare-targets.ts';
+import { startOtlpSink } from './lib/otlp-sink.ts';
 import { interleaved, median } from './lib/rounds.ts';
-import { tempFile } from './lib/processes.ts';
-import { CHAT_PATH, chatRequest, SIM_KEY } from './lib/sim-process.ts';
+import { CHAT_PATH, chatRequest } from './lib/sim-process.ts';
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '4' }, rounds: { type: 'string', default: '2' } } });
 const durationMs = Number(values.duration) * 1000;
 const rounds = Number(values.rounds);
 
-const otlp = createServer((req, res) => {
-  req.resume();
-  req.on('end', () => res.end('{}'));
-});
-await new Promise<void>((r) => otlp.listen(0, '127.0.0.1', r));
-const otlpUrl = `http://127.0.0.1:${(otlp.address() as AddressInfo).port}`;
-writeFileSync(
-  tempFile('cost-sim.yaml'),
-  `accounts:\n  bench: { port: 0, keys: [${SIM_KEY}], deployments: { gpt-4o: { completionTokens: 20 } } }\n  bench2: { port: 0, keys: [${SIM_KEY}], deployments: { gpt-4o: { completionTokens: 20 } } }\n`,
-);
-const sim = await startPinned('sim', [process.execPath, 'bin/aoai-gateway.js', 'simulate', '--config', tempFile('cost-sim.yaml')], {
-  cpus: '0',
-  ready: /bench\s+(http:\/\/\S+)[\s\S]*bench2\s+(http:\/\/\S+)/,
-});
-const up = { primary: sim.match![1], secondary: sim.match![2], key: SIM_KEY };
+const otlp = await startOtlpSink();
+const otlpUrl = otlp.url;
+const { sim, up } = await startSimulatorPair('0');
 const redis = new Redis('redis://127.0.0.1:6379');
 
 const all = (l: string) => gatewayYaml('everything', up, { otlpUrl, redisPrefix: `aoaigw-cost-${process.pid}:` }, l);

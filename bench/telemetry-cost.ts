@@ -10,8 +10,7 @@
 // The gateway runs alone on CPU 1; the simulator and the load generator on
 // CPU 0; the OTLP receiver in this process, unpinned. Every scenario runs
 // once per round; the figures are medians over the rounds.
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { startOtlpSink } from './lib/otlp-sink.ts';
 import { HAS_TASKSET, tempFile } from './lib/processes.ts';
 import { interleaved, median } from './lib/rounds.ts';
 import { runGateway, type GatewayRun } from './lib/gateway-scenario.ts';
@@ -23,17 +22,8 @@ const KEY = 'bench-client-key-0001';
 
 const { url: simUrl, proc: sim } = await startSimulator(0);
 
-// The OTLP receiver: reads each export whole, answers 200, keeps nothing.
-let exports = 0;
-const receiver = createServer((req, res) => {
-  req.resume();
-  req.on('end', () => {
-    exports++;
-    res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-  });
-});
-await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-const otlpUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+const receiver = await startOtlpSink();
+const otlpUrl = receiver.url;
 
 const scenarios = [
   { name: 'no telemetry', telemetry: '{ prometheus: false, accessLog: false }' },
@@ -77,5 +67,5 @@ for (const mode of ['plain', 'stream']) {
   }
 }
 process.stdout.write(
-  `\n${out.join('\n')}\n\nmedians of ${rounds} interleaved rounds; ${exports} OTLP exports received; ${HAS_TASKSET ? 'gateway pinned to CPU 1, simulator and load generator to CPU 0' : 'taskset not found: processes were not pinned'}\n`,
+  `\n${out.join('\n')}\n\nmedians of ${rounds} interleaved rounds; ${receiver.exports()} OTLP exports received; ${HAS_TASKSET ? 'gateway pinned to CPU 1, simulator and load generator to CPU 0' : 'taskset not found: processes were not pinned'}\n`,
 );

@@ -1,7 +1,9 @@
 // What bench/compare.ts measures side by side: each way to reach the same
 // upstream(s), how it is started (pinned), and what a client sends to it.
 import { fileURLToPath } from 'node:url';
-import { CHAT_PATH, chatRequest } from './sim-process.ts';
+import { writeFileSync } from 'node:fs';
+import { tempFile } from './processes.ts';
+import { CHAT_PATH, chatRequest, SIM_KEY } from './sim-process.ts';
 import { startPinned, stopAndClean, type Proc } from './compare-proc.ts';
 import { CONNECTIONS_PER_PROXY, startHaproxy, startNginx } from './compare-native.ts';
 import { PORTKEY_PATH, portkeyConfig, startPortkey } from './compare-portkey.ts';
@@ -12,6 +14,22 @@ export interface Upstreams {
   readonly primary: string;
   readonly secondary: string;
   readonly key: string;
+}
+
+/** The simulator with two accounts (the gateway's priority-1 and priority-2 targets, Portkey's two), pinned to `cpus`. */
+export async function startSimulatorPair(cpus: string): Promise<{ sim: Proc; up: Upstreams }> {
+  writeFileSync(
+    tempFile('pair-sim.yaml'),
+    `accounts:
+  bench: { port: 0, keys: [${SIM_KEY}], deployments: { gpt-4o: { completionTokens: 20 } } }
+  bench2: { port: 0, keys: [${SIM_KEY}], deployments: { gpt-4o: { completionTokens: 20 } } }
+`,
+  );
+  const sim = await startPinned('simulator', [process.execPath, 'bin/aoai-gateway.js', 'simulate', '--config', tempFile('pair-sim.yaml')], {
+    cpus,
+    ready: /bench\s+(http:\/\/\S+)[\s\S]*bench2\s+(http:\/\/\S+)/,
+  });
+  return { sim, up: { primary: sim.match![1], secondary: sim.match![2], key: SIM_KEY } };
 }
 
 export interface Stand {
