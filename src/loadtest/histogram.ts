@@ -43,6 +43,23 @@ export class Histogram {
     if (other.max > this.max) this.max = other.max;
   }
 
+  /** Its non-empty buckets, [index, count], to send to another process. */
+  toSparse(): [number, number][] {
+    const out: [number, number][] = [];
+    for (let i = 0; i < BUCKETS; i++) if (this.counts[i]) out.push([i, this.counts[i]]);
+    return out;
+  }
+
+  /** Adds what another process's toSparse() gave, with that histogram's sum and max. */
+  addSparse(buckets: readonly [number, number][], sum: number, max: number): void {
+    for (const [i, n] of buckets) {
+      this.counts[i] += n;
+      this.total += n;
+    }
+    this.sum += sum;
+    if (max > this.max) this.max = max;
+  }
+
   /** The value at quantile q (0–1); NaN when empty. */
   quantile(q: number): number {
     if (this.total === 0) return NaN;
