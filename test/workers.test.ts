@@ -200,6 +200,24 @@ describe('serve --workers 2', () => {
     for (let i = 0; i < 8; i++) assert.equal((await chat(g.url)).status, 200);
   });
 
+  test('while no worker runs, the admin API answers 503 workers_unavailable, then serves again', async () => {
+    const pids = () => [...g.out().matchAll(/"pid":(\d+),"msg":"worker listening"/g)].map((m) => Number(m[1]));
+    const before = pids().length;
+    for (const pid of pids().slice(-2)) process.kill(pid, 'SIGKILL');
+    let answer: Awaited<ReturnType<typeof admin>> | undefined;
+    await eventually(() => {
+      void admin(g, '/admin/api/state').then((r) => {
+        if (r.status === 503) answer ??= r;
+      }, () => {});
+      return answer !== undefined;
+    }, 5000);
+    assert.equal(answer!.json().error.code, 'workers_unavailable');
+    await eventually(() => pids().length === before + 2, 15_000);
+    const state = await admin(g, '/admin/api/state');
+    assert.equal(state.status, 200);
+    assert.equal(state.json().workers, 2);
+  });
+
   test('SIGTERM drains the workers and ends with 0', async () => {
     const code = await g.stop('SIGTERM');
     assert.equal(code, 0);

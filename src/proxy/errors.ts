@@ -38,6 +38,7 @@ export const GATEWAY_ERRORS = {
   upstream_credential_unavailable: { status: 503, type: 'server_error' },
   token_validation_unavailable: { status: 503, type: 'server_error' },
   shutting_down: { status: 503, type: 'server_error' },
+  workers_unavailable: { status: 503, type: 'server_error' },
   state_store_unavailable: { status: 503, type: 'server_error' },
   content_safety_unavailable: { status: 503, type: 'server_error' },
   upstream_timeout: { status: 504, type: 'server_error' },

@@ -5,6 +5,7 @@
 // the dashboard and a scraper see one gateway.
 import type { ActivitySnapshot, Refusal } from '../admin/activity.ts';
 import type { AdminPort } from '../admin/admin-server.ts';
+import { GatewayError } from '../proxy/errors.ts';
 import { mergePrometheus } from '../telemetry/prometheus-merge.ts';
 import type { GatewayState, TargetReport } from './state-report.ts';
 
@@ -64,9 +65,12 @@ export function mergedAdminPort(w: WorkerCalls): AdminPort {
   };
 }
 
+/** What the admin API answers while no worker is running (they are being restarted). */
+export const noWorker = (): GatewayError => new GatewayError('workers_unavailable', 'No worker process answered; they are being restarted. Try again shortly.');
+
 /** Routing state is shared (the first answer's); counts each worker keeps alone are summed. */
 export function mergeStates(states: readonly GatewayState[]): GatewayState {
-  if (states.length === 0) throw new Error('no worker is running');
+  if (states.length === 0) throw noWorker();
   const [first, ...rest] = states;
   const targetsOf = (s: GatewayState) => new Map(s.deployments.flatMap((d) => d.targets.map((t) => [`${d.name}\u0000${t.id}`, t] as const)));
   const others = rest.map(targetsOf);
@@ -89,7 +93,7 @@ export function mergeStates(states: readonly GatewayState[]): GatewayState {
       }),
     })),
     workers: states.length,
-  } as GatewayState;
+  };
 }
 
 /** Buckets are aligned to the clock in every worker, so they add up slot by slot. */

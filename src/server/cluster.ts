@@ -12,7 +12,8 @@ import type { Config } from '../config/schema.ts';
 import { KeyVaultSecrets, loadConfigFileWithSecrets } from '../secrets/index.ts';
 import { createLogger, flushLogsSync } from '../telemetry/access-log.ts';
 import { adminPortOf } from './admin-port.ts';
-import { mergedAdminPort, type WorkerCall } from './cluster-admin.ts';
+import { GatewayError } from '../proxy/errors.ts';
+import { mergedAdminPort, noWorker, type WorkerCall } from './cluster-admin.ts';
 import { Gateway } from './gateway.ts';
 
 const CALL_TIMEOUT_MS = 5000;
@@ -158,7 +159,7 @@ export class Primary {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#calls.delete(id);
-        reject(new Error(`worker ${member.index} did not answer ${method} in time`));
+        reject(new GatewayError('workers_unavailable', `Worker ${member.index} did not answer in time.`));
       }, CALL_TIMEOUT_MS);
       this.#calls.set(id, { resolve, reject, timer });
       member.worker.send({ type: 'call', id, method, args } satisfies ToWorker);
@@ -175,7 +176,7 @@ export class Primary {
   /** Asks one worker (the ledger and Redis are the same for all). */
   #callOne(method: WorkerCall, args: unknown[]): Promise<unknown> {
     const m = this.#members.find((x) => x.worker.isConnected());
-    if (!m) return Promise.reject(new Error('no worker is running'));
+    if (!m) return Promise.reject(noWorker());
     return this.#call(m, method, args);
   }
 }

@@ -38,6 +38,8 @@ export interface GatewayState {
   deployments: { name: string; strategy: string; queue: number; targets: TargetReport[] }[];
   /** each endpoint with an Entra credential: its token's state (never the token) */
   credentials: ({ endpoint: string } & CredentialStatus)[];
+  /** under `serve --workers`: how many answered */
+  workers?: number;
 }
 
 export async function describeState(
