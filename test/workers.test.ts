@@ -173,6 +173,27 @@ describe('serve --workers 2', () => {
     assert.equal((await admin(g, '/admin/api/targets/nowhere/x/drain', 'POST')).status, 404);
   });
 
+  test('a key made through the admin port works on every worker at once; a bad one keeps its 400', async () => {
+    const made = await send(g.admin, '/admin/api/keys', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json', connection: 'close' },
+      body: JSON.stringify({ consumer: 'app' }),
+    });
+    assert.equal(made.status, 201);
+    const { key } = made.json() as { key: string };
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) statuses.push((await chat(g.url, key)).status);
+    assert.deepEqual([...new Set(statuses)], [200], 'no worker waited for its refresh');
+    const bad = await send(g.admin, '/admin/api/keys', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json', connection: 'close' },
+      body: JSON.stringify({ consumer: 'nobody' }),
+    });
+    assert.equal(bad.status, 400, 'the worker\'s error crosses to the primary with its code');
+    assert.equal(bad.json().error.code, 'invalid_body');
+    assert.equal(bad.json().error.param, 'consumer');
+  });
+
   test('SIGHUP reloads every worker', async () => {
     writeFileSync(path, config(prefix).replace('deployments:\n', 'deployments:\n  renamed: { targets: [ { endpoint: paygo, deployment: gpt-4o } ] }\n'));
     g.proc.kill('SIGHUP');
@@ -185,7 +206,9 @@ describe('serve --workers 2', () => {
     const db = new DatabaseSync(`${dir}/${prefix.replace(/\W/g, '')}.db`, { readOnly: true });
     try {
       const count = (consumer: string) => (db.prepare('SELECT count(*) AS n FROM usage_records WHERE consumer = ? AND status = 200').get(consumer) as { n: number }).n;
-      await eventually(() => count('app') === served.get(KEY) && count('limited') === served.get(LIMITED_KEY), 5000);
+      // every key but the limited consumer's is the app's (one made through the admin port among them)
+      const app = [...served].filter(([k]) => k !== LIMITED_KEY).reduce((n, [, c]) => n + c, 0);
+      await eventually(() => count('app') === app && count('limited') === served.get(LIMITED_KEY), 5000);
     } finally {
       db.close();
     }

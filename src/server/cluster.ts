@@ -12,7 +12,7 @@ import type { Config } from '../config/schema.ts';
 import { KeyVaultSecrets, loadConfigFileWithSecrets } from '../secrets/index.ts';
 import { createLogger, flushLogsSync } from '../telemetry/access-log.ts';
 import { adminPortOf } from './admin-port.ts';
-import { GatewayError } from '../proxy/errors.ts';
+import { GatewayError, type GatewayErrorCode } from '../proxy/errors.ts';
 import { mergedAdminPort, noWorker, type WorkerCall } from './cluster-admin.ts';
 import { Gateway } from './gateway.ts';
 
@@ -21,7 +21,9 @@ const CALL_TIMEOUT_MS = 5000;
 const STABLE_MS = 60_000;
 
 type ToWorker = { type: 'call'; id: number; method: WorkerCall; args: unknown[] } | { type: 'stop' };
-type FromWorker = { type: 'listening'; port: number; url: string } | { type: 'reply'; id: number; result?: unknown; error?: string };
+/** a worker's failure as it crosses to the primary: a GatewayError keeps its code (and so its status) */
+type WorkerFailure = { message: string; code?: GatewayErrorCode; param?: string };
+type FromWorker = { type: 'listening'; port: number; url: string } | { type: 'reply'; id: number; result?: unknown; error?: WorkerFailure };
 
 /** Worker processes to run: `auto` or 0 is the machine's CPU count; bounded 1…64. */
 export function workerCount(given: string | undefined, config: Config, cpus: number): number {
@@ -52,7 +54,8 @@ export class Primary {
   #port = 0;
   #url = '';
   readonly #members: Member[] = [];
-  readonly #calls = new Map<number, { resolve(v: unknown): void; reject(e: Error): void; timer: NodeJS.Timeout }>();
+  readonly #calls = new Map<number, { member: Member; resolve(v: unknown): void; reject(e: Error): void; timer: NodeJS.Timeout }>();
+  readonly #restarts = new Set<NodeJS.Timeout>();
   #nextCall = 1;
   #stopping = false;
   admin: AdminServer | undefined;
@@ -103,7 +106,9 @@ export class Primary {
   async stop(): Promise<void> {
     this.#stopping = true;
     const exits = this.#members.map((m) => (m.worker.isDead() ? Promise.resolve() : new Promise<void>((r) => m.worker.once('exit', () => r()))));
-    for (const m of this.#members) if (!m.worker.isDead()) m.worker.send({ type: 'stop' } satisfies ToWorker);
+    for (const t of this.#restarts) clearTimeout(t);
+    this.#restarts.clear();
+    for (const m of this.#members) if (m.worker.isConnected()) m.worker.send({ type: 'stop' } satisfies ToWorker, () => {});
     const bound = this.#config.listen.shutdownGraceMs + 10_000;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(exits), new Promise<void>((r) => (timer = setTimeout(r, bound)))]);
@@ -121,11 +126,22 @@ export class Primary {
     this.#members[index] = member;
     worker.on('message', (m: FromWorker) => this.#onMessage(m));
     worker.on('exit', (code, signal) => {
+      // What it was asked and did not answer, it never will.
+      for (const [id, call] of this.#calls) {
+        if (call.member.worker !== worker) continue;
+        this.#calls.delete(id);
+        clearTimeout(call.timer);
+        call.reject(noWorker());
+      }
       if (this.#stopping) return;
       const quick = Date.now() - member.startedAt < STABLE_MS;
       const pause = quick ? Math.min(30_000, 1000 * 2 ** member.failures) : 1000;
       this.#logger.error({ worker: index, code, signal, restartInMs: pause }, 'worker exited; starting a new one');
-      setTimeout(() => void this.#fork(index, quick ? member.failures + 1 : 0).catch((err: Error) => this.#logger.error({ worker: index, err: err.message }, 'worker did not start')), pause).unref();
+      const timer = setTimeout(() => {
+        this.#restarts.delete(timer);
+        this.#fork(index, quick ? member.failures + 1 : 0).catch((err: Error) => this.#logger.error({ worker: index, err: err.message }, 'worker did not start'));
+      }, pause);
+      this.#restarts.add(timer);
     });
     return new Promise<void>((resolve, reject) => {
       const onListening = (m: FromWorker) => {
@@ -150,7 +166,7 @@ export class Primary {
     if (!call) return;
     this.#calls.delete(m.id);
     clearTimeout(call.timer);
-    if (m.error !== undefined) call.reject(new Error(m.error));
+    if (m.error !== undefined) call.reject(m.error.code ? new GatewayError(m.error.code, m.error.message, { param: m.error.param }) : new Error(m.error.message));
     else call.resolve(m.result);
   }
 
@@ -161,8 +177,9 @@ export class Primary {
         this.#calls.delete(id);
         reject(new GatewayError('workers_unavailable', `Worker ${member.index} did not answer in time.`));
       }, CALL_TIMEOUT_MS);
-      this.#calls.set(id, { resolve, reject, timer });
-      member.worker.send({ type: 'call', id, method, args } satisfies ToWorker);
+      this.#calls.set(id, { member, resolve, reject, timer });
+      // A worker that is going away: the exit handler answers for it.
+      member.worker.send({ type: 'call', id, method, args } satisfies ToWorker, () => {});
     });
   }
 
@@ -210,7 +227,8 @@ async function work(path: string): Promise<number> {
     activity: () => admin.activity(),
     usage: (by: Parameters<AdminPort['usage']>[0], since: number) => admin.usage(by, since),
     keys: () => admin.keys(),
-    createKey: (consumer: string, expires: number | undefined) => admin.createKey(consumer, expires),
+    // undefined crosses IPC (JSON) as null: no expiry, not an expiry now
+    createKey: (consumer: string, expires: number | null | undefined) => admin.createKey(consumer, expires ?? undefined),
     revokeKey: (id: string) => admin.revokeKey(id),
     refreshKeys: () => gateway.refreshKeys(),
     reload: () => gateway.reload(),
@@ -226,7 +244,12 @@ async function work(path: string): Promise<number> {
       .then(() => fn(...m.args))
       .then(
         (result) => process.send?.({ type: 'reply', id: m.id, result } satisfies FromWorker),
-        (err: Error) => process.send?.({ type: 'reply', id: m.id, error: err.message } satisfies FromWorker),
+        (err: Error) =>
+          process.send?.({
+            type: 'reply',
+            id: m.id,
+            error: err instanceof GatewayError ? { message: err.message, code: err.code, param: err.param ?? undefined } : { message: err.message },
+          } satisfies FromWorker),
       );
   });
   // The primary decides when to stop; a signal sent to the whole group (Ctrl-C) is its to handle.
